@@ -1,0 +1,71 @@
+"""Generic detectors every session gets: the pane's own life, and generic screen patterns.
+
+These are the fallbacks. Provider plugins register sharper detectors reading hooks, transcripts and their own
+screens; the arbiter prefers those whenever they have a reading.
+"""
+
+from __future__ import annotations
+
+import re
+
+from imcodes_core.hookspecs import hookimpl
+from imcodes_core.specs import StateDetectorSpec
+from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+
+# A prompt at the end of the last non-empty line: "$ ", "# ", "% ", "> ", "❯ " (shells, REPLs, agent inputs).
+_PROMPT = re.compile(r"(?:[$#%>❯›»]|\w+@[\w.-]+:[^\n]*[$#])\s*$")
+_PERMISSION = re.compile(
+    r"(do you want to (?:proceed|allow|make this edit|run)|allow (?:this|once|always)|\[y/n\]|\(y/n\)|"
+    r"approve\b.*\?|permission required)",
+    re.IGNORECASE,
+)
+_WORKING = re.compile(
+    r"(esc to (?:interrupt|cancel)|ctrl\+c to (?:interrupt|cancel)|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s+\w|thinking…|thinking\.\.\.)",
+    re.IGNORECASE,
+)
+_ERROR = re.compile(r"(^|\n)\s*(?:error|fatal|traceback \(most recent call last\)):?", re.IGNORECASE)
+
+
+class PaneLifeDetector(StateDetector):
+    """A dead pane is exited, whatever the screen shows."""
+
+    name = "pane-life"
+
+    def read(self, observation: Observation) -> StateReading | None:
+        if not observation.pane_dead:
+            return None
+        status = observation.exit_status
+        state = SessionState.EXITED if status in (None, 0) else SessionState.ERROR
+        evidence = "pane is dead" + (f" (exit status {status})" if status is not None else "")
+        return StateReading(state, 1.0, evidence, self.name, SignalSource.PROCESS)
+
+
+class GenericScreenDetector(StateDetector):
+    """Screen patterns shared by most terminal agents and shells. Low confidence by design."""
+
+    name = "generic-screen"
+
+    def read(self, observation: Observation) -> StateReading | None:
+        lines = [line.rstrip() for line in observation.screen.splitlines() if line.strip()]
+        if not lines:
+            return StateReading(SessionState.STARTING, 0.2, "screen is empty", self.name)
+        tail = "\n".join(lines[-12:])
+        if match := _PERMISSION.search(tail):
+            return StateReading(
+                SessionState.WAITING_PERMISSION, 0.5, f"screen asks {match.group(0)!r}", self.name
+            )
+        if match := _WORKING.search(tail):
+            return StateReading(SessionState.WORKING, 0.5, f"screen shows {match.group(0)!r}", self.name)
+        if _PROMPT.search(lines[-1]):
+            return StateReading(SessionState.IDLE, 0.4, f"prompt at the end: {lines[-1][-40:]!r}", self.name)
+        if match := _ERROR.search("\n".join(lines[-3:])):
+            return StateReading(SessionState.ERROR, 0.3, f"screen shows {match.group(0).strip()!r}", self.name)
+        return StateReading(SessionState.WORKING, 0.2, "output without a prompt at the end", self.name)
+
+
+@hookimpl(trylast=True)
+def imcodes_state_detectors() -> list[StateDetectorSpec]:
+    return [
+        StateDetectorSpec(name="pane-life", detector=PaneLifeDetector()),
+        StateDetectorSpec(name="generic-screen", detector=GenericScreenDetector()),
+    ]

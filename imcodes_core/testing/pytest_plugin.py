@@ -1,0 +1,1 @@
+"""pytest fixtures for imcodes plugins (registered through the pytest11 entry point)."""

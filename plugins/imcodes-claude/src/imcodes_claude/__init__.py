@@ -1,0 +1,1 @@
+"""imcodes-claude: Claude Code driver and state detection."""

@@ -1,0 +1,1 @@
+"""Entry point of imcodes-codex (group `imcodes`)."""

@@ -1,0 +1,1 @@
+"""imcodes-gemini: Gemini CLI driver."""

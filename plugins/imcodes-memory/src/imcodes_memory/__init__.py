@@ -1,0 +1,1 @@
+"""imcodes-memory: shared memory: summarize, embed, recall, inject."""

@@ -1,0 +1,1 @@
+"""Entry point of imcodes-memory (group `imcodes`)."""

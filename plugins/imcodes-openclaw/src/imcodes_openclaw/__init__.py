@@ -1,0 +1,1 @@
+"""imcodes-openclaw: OpenClaw gateway transport."""

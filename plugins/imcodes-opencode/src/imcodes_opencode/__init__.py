@@ -1,0 +1,1 @@
+"""imcodes-opencode: OpenCode driver."""

@@ -1,0 +1,1 @@
+"""imcodes-qwen: Qwen Code transport."""

@@ -1,0 +1,1 @@
+"""Entry point of imcodes-qwen (group `imcodes`)."""
