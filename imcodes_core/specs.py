@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from imcodes_core.drivers import AgentDriver, Capability, DriverKind
 from imcodes_core.discussions import DiscussionMode
+from imcodes_core.drivers import AgentDriver, Capability, DriverKind
 from imcodes_core.memory import ContextProvider, Embedder, MemoryBackend
 from imcodes_core.notifications import Notifier
 from imcodes_core.states import StateDetector
@@ -97,7 +97,7 @@ class SettingType(StrEnum):
     STRING = "string"
     INTEGER = "integer"
     BOOLEAN = "boolean"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a setting type name, not a password
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,5 +116,5 @@ class CommandSpec:
     """A CLI command contributed by a plugin, added to the ``imcodes`` group in the ``section``."""
 
     name: str
-    command: "click.Command"
+    command: click.Command
     section: str = "Plugin commands"

@@ -14,7 +14,7 @@ from imcodes_core.specs import AgentDriverSpec
 class ShellDriver(ProcessDriver):
     name = "shell"
     input_delivery = InputDelivery.SEND_KEYS
-    executable = None
+    executable: str | None = None
 
     def shell_path(self) -> str:
         return os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"

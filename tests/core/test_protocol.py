@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -90,18 +91,14 @@ def test_every_frame_type_is_known() -> None:
 def test_fuzzed_frames_either_parse_or_raise_frame_error(payload: object, kind: str) -> None:
     obj = {"v": 1, "type": kind, "payload": payload} if not isinstance(payload, dict) else {**payload, "v": 1,
                                                                                          "type": kind}
-    try:
+    with contextlib.suppress(FrameError):
         parse_frame(json.dumps(obj))
-    except FrameError:
-        pass
 
 
 @given(st.binary(max_size=300))
 def test_fuzzed_binary_frames_never_crash(data: bytes) -> None:
-    try:
+    with contextlib.suppress(ValueError):
         decode_binary(data)
-    except ValueError:
-        pass
 
 
 def test_binary_round_trip() -> None:
