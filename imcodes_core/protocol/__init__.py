@@ -4,7 +4,7 @@ Control frames are JSON objects ``{"v": 1, "type": ..., "id": ..., ...}`` valida
 :func:`parse_frame`; terminal bytes travel in binary frames (:mod:`imcodes_core.protocol.binary`).
 """
 
-from imcodes_core.protocol.binary import BinaryKind, BinaryFrame, decode_binary, encode_binary
+from imcodes_core.protocol.binary import BinaryFrame, BinaryKind, decode_binary, encode_binary
 from imcodes_core.protocol.frames import (
     MAX_TEXT_FRAME_BYTES,
     PROTOCOL_VERSION,
