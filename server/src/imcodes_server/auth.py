@@ -1,0 +1,116 @@
+"""Sign-in links, browser sessions, CSRF, WebSocket tickets and machine tokens.
+
+Functions the bridge uses (names are part of the contract): `user_for_ticket`, `machine_for_token`, `origin_allowed`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from imcodes_server.config import ServerConfig
+from imcodes_server.models import LoginLink, Machine, User, WebSession, WsTicket, hash_token, new_token
+
+SESSION_COOKIE = "imcodes_session"
+CSRF_COOKIE = "imcodes_csrf"
+LOGIN_LINK_TTL = timedelta(minutes=10)
+SESSION_TTL = timedelta(days=30)
+TICKET_TTL = timedelta(seconds=15)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def ensure_owner(name: str = "owner") -> User:
+    owner = await User.filter(is_owner=True).order_by("id").first()
+    if owner is None:
+        owner = await User.create(name=name, is_owner=True)
+    return owner
+
+
+async def mint_login_link(user: User) -> str:
+    """A one-time sign-in token for `user`, valid 10 minutes; only its hash is stored."""
+    token = new_token()
+    await LoginLink.create(user=user, token_hash=hash_token(token), expires_at=now() + LOGIN_LINK_TTL)
+    return token
+
+
+async def redeem_login_link(token: str) -> User | None:
+    """Mark the link used (once) and return its user; None when unknown, used or expired."""
+    async with in_transaction():
+        link = (
+            await LoginLink.filter(token_hash=hash_token(token), used_at__isnull=True, expires_at__gt=now())
+            .select_for_update()
+            .first()
+        )
+        if link is None:
+            return None
+        link.used_at = now()
+        await link.save(update_fields=["used_at"])
+        return await User.get(id=link.user_id)  # type: ignore[attr-defined]
+
+
+async def start_web_session(user: User) -> tuple[str, str]:
+    """(session token, csrf token) for a freshly signed-in browser."""
+    token, csrf = new_token(), new_token()
+    await WebSession.create(user=user, token_hash=hash_token(token), csrf_token=csrf, expires_at=now() + SESSION_TTL)
+    return token, csrf
+
+
+async def web_session_for(token: str | None) -> WebSession | None:
+    if not token:
+        return None
+    return await WebSession.filter(token_hash=hash_token(token), expires_at__gt=now()).select_related("user").first()
+
+
+async def end_web_session(token: str) -> None:
+    await WebSession.filter(token_hash=hash_token(token)).delete()
+
+
+async def mint_ws_ticket(user: User) -> str:
+    ticket = new_token()
+    await WsTicket.filter(expires_at__lt=now()).delete()  # keep the table small
+    await WsTicket.create(user=user, ticket_hash=hash_token(ticket), expires_at=now() + TICKET_TTL)
+    return ticket
+
+
+async def user_for_ticket(ticket: str) -> User | None:
+    """The user a WebSocket ticket was minted for; the ticket is consumed (single use) and valid 15 s."""
+    if not ticket:
+        return None
+    async with in_transaction():
+        row = await WsTicket.filter(ticket_hash=hash_token(ticket)).select_for_update().first()
+        if row is None:
+            return None
+        await row.delete()
+        if row.expires_at <= now():
+            return None
+        return await User.get_or_none(id=row.user_id)  # type: ignore[attr-defined]
+
+
+async def machine_for_token(token: str) -> Machine | None:
+    """The machine a daemon token is bound to, unless revoked."""
+    if not token:
+        return None
+    return await Machine.filter(token_hash=hash_token(token), revoked_at__isnull=True).first()
+
+
+async def pair_machine(owner: User, machine_id: str, hostname: str) -> str:
+    """Create or refresh the Machine row with a fresh token (the old token stops working); returns the token."""
+    token = new_token()
+    machine = await Machine.get_or_none(id=machine_id)
+    if machine is None:
+        await Machine.create(id=machine_id, owner=owner, hostname=hostname, token_hash=hash_token(token))
+    else:
+        machine.hostname = hostname
+        machine.token_hash = hash_token(token)
+        machine.revoked_at = None
+        await machine.save(update_fields=["hostname", "token_hash", "revoked_at"])
+    return token
+
+
+def origin_allowed(origin: str | None, config: ServerConfig) -> bool:
+    """Exact match with the server's own origin; browsers always send Origin on WebSocket upgrades."""
+    return origin is not None and origin.rstrip("/") == config.origin
