@@ -35,7 +35,8 @@ def security_headers(config: ServerConfig) -> dict[str, str]:
         "default-src 'self'; "
         f"connect-src 'self' {ws_origin}; "
         "img-src 'self' data:; "
-        "style-src 'self'; "
+        # xterm.js's DOM renderer injects <style> elements (theme, cell size); scripts stay 'self' only
+        "style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; "
         "object-src 'none'; "
         "base-uri 'none'; "
@@ -56,7 +57,8 @@ def security_headers(config: ServerConfig) -> dict[str, str]:
 
 def create_app(config: ServerConfig, host: PluginHost | None = None, *, database: db.PgTarget | None = None) -> Quart:
     """Build the app. `database` is where to connect (from `imcodes up`/tests); otherwise config.database_url."""
-    app = Quart("imcodes_server")
+    # static_folder=None: Quart's default /static route would shadow the web client's files (served by web.py)
+    app = Quart("imcodes_server", static_folder=None)
     app.config["IMCODES"] = config
     app.config["SECRET_KEY"] = config.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024

@@ -59,4 +59,14 @@ def make_web_blueprint() -> Blueprint:
             raise NotFound()
         return await send_from_directory(folder, filename)
 
+    @blueprint.get("/sw.js")
+    async def service_worker() -> Any:
+        # Served from / (not /static/) so the worker's scope covers the app shell for an offline start.
+        folder = _static_dir()
+        if folder is None or not (folder / "sw.js").is_file():
+            raise NotFound()
+        response = await send_from_directory(folder, "sw.js")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
     return blueprint
