@@ -204,8 +204,7 @@ function main() {
       badge.className = `session-state state-${state}`;
       badge.title = reason || session.state;
     }
-    $("#rename-session").disabled = !session;
-    $("#stop-session").disabled = !session;
+    $("#session-actions").hidden = !session;
     renderIndicator();
   }
   store.subscribe(() => {
@@ -262,6 +261,7 @@ function main() {
     setSidebar(false);
     dialogs.openNewSession();
   });
+  $("#empty-new-session").addEventListener("click", () => dialogs.openNewSession());
   $("#rename-session").addEventListener("click", dialogs.openRename);
   $("#stop-session").addEventListener("click", dialogs.openStop);
 
