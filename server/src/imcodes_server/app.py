@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from quart import Quart, Response, jsonify, request
@@ -76,7 +76,7 @@ def create_app(config: ServerConfig, host: PluginHost | None = None, *, database
         app.register_blueprint(spec.factory(), url_prefix=spec.url_prefix)
 
     @app.while_serving
-    async def lifespan() -> AsyncIterator[None]:
+    async def lifespan() -> AsyncGenerator[None, None]:
         await db.open_orm(target)
         try:
             if bridge is not None and hasattr(bridge, "start"):

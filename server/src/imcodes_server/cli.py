@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from imcodes_core.host import PluginHost
 from imcodes_server.config import imcodes_home, make_config
 
 _host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -22,7 +23,7 @@ def _home(home: Path | None) -> Path:
     return (home or imcodes_home()).expanduser().resolve()
 
 
-def _plugin_host() -> object | None:
+def _plugin_host() -> PluginHost:
     from imcodes_core.host import make_plugin_host
 
     return make_plugin_host()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 
 _logger = logging.getLogger("imcodes.server.db")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
+from imcodes_core.host import PluginHost
 from imcodes_server import auth, db
 from imcodes_server.app import create_app
 from imcodes_server.config import ServerConfig
@@ -133,10 +134,14 @@ def stop_daemon(child: subprocess.Popen[bytes] | None) -> None:
 
 
 async def serve_app(
-    config: ServerConfig, target: db.PgTarget, *, on_ready: Callable[[], None] | None = None, host: object = None
+    config: ServerConfig,
+    target: db.PgTarget,
+    *,
+    on_ready: Callable[[], None] | None = None,
+    host: PluginHost | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM."""
-    app = create_app(config, host, database=target)  # type: ignore[arg-type]
+    app = create_app(config, host, database=target)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -153,10 +158,10 @@ async def serve_app(
         async def announce() -> None:
             loop.call_soon(on_ready)
 
-    await serve(app, hypercorn_config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve(app, hypercorn_config, shutdown_trigger=stop.wait)
 
 
-def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host: object = None) -> None:
+def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host: PluginHost | None = None) -> None:
     """`imcodes up` (pair=True) and `imcodes server` (pair=False)."""
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The wheel logs every initdb/pg_ctl command line at INFO; our own progress lines say what matters.

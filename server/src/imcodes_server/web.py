@@ -30,7 +30,7 @@ def render_sign_in(message: str = "You are not signed in.", *, status: int = 401
 
 def _static_dir() -> Path | None:
     try:
-        from imcodes_web import static_dir
+        from imcodes_web import static_dir  # type: ignore[import-untyped]
     except ImportError:
         return None
     folder = static_dir()
