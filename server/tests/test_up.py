@@ -111,6 +111,22 @@ def sign_in_and_get_index(link: str, port: int) -> str:
         return response.read().decode()
 
 
+def login_link_while_running(home: Path, port: int) -> str:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["IMCODES_HOME"] = str(home)
+    done = subprocess.run(
+        [sys.executable, "-m", "imcodes_server", "login-link", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    match = LINK.fullmatch(done.stdout.strip())
+    assert match, done.stdout + done.stderr
+    return match.group(1)
+
+
 def test_up_serves_signs_in_stops_cleanly_and_reuses_data(tmp_path: Path) -> None:
     home = tmp_path / "home"
     pgdata = home / "server" / "postgres"
@@ -127,6 +143,10 @@ def test_up_serves_signs_in_stops_cleanly_and_reuses_data(tmp_path: Path) -> Non
         reused.value.close()
         pid = postmaster_pid(pgdata)
         assert pid is not None and process_alive(pid)
+        minted = login_link_while_running(home, port)
+        assert minted != link
+        assert sign_in_and_get_index(minted, port) == (static_dir() / "index.html").read_text("utf-8")
+        assert process_alive(pid), "login-link stopped the PostgreSQL that imcodes up is using"
         link_file = home / "link.json"
         assert link_file.stat().st_mode & 0o777 == 0o600
         paired = json.loads(link_file.read_text())
