@@ -181,6 +181,9 @@ def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host
 
         try:
             asyncio.run(serve_app(config, target, on_ready=ready, host=host))
+        except OSError as error:
+            # Typically the port is taken; say so plainly instead of a traceback.
+            raise SystemExit(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}") from None
         finally:
             stop_daemon(daemon)
             if config.database_url is None:
