@@ -33,12 +33,15 @@ def free_port() -> int:
 class Up:
     """One `imcodes up` child whose output is collected by a reader thread."""
 
-    def __init__(self, home: Path, port: int) -> None:
+    def __init__(self, home: Path, port: int, *, daemon: bool = False, tmux_socket: str = "") -> None:
         env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
         env["IMCODES_HOME"] = str(home)
+        if tmux_socket:
+            env["IMCODES_TMUX_SOCKET"] = tmux_socket
         self.lines: list[str] = []
+        flags = [] if daemon else ["--no-daemon"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "imcodes_server", "up", "--no-daemon", "--port", str(port)],
+            [sys.executable, "-m", "imcodes_server", "up", *flags, "--port", str(port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -171,3 +174,35 @@ def test_up_serves_signs_in_stops_cleanly_and_reuses_data(tmp_path: Path) -> Non
     output = "".join(second.lines)
     assert "initialising the database" not in output and "Traceback" not in output
     assert paired["token"] not in "".join(first.lines) + output  # the daemon token is never printed
+
+
+def test_up_runs_the_local_daemon_as_a_child_and_stops_it_first(tmp_path: Path) -> None:
+    from imcodes_server.launcher import daemon_available
+
+    socket_name = f"imcodes-up-test-{os.getpid()}"
+    port = free_port()
+    up = Up(tmp_path / "home", port, daemon=True, tmux_socket=socket_name)
+    children: list[psutil.Process] = []
+    try:
+        up.wait_for_link()
+        wait_for_health(port)
+        if daemon_available():
+            deadline = time.monotonic() + 20
+            while not children and time.monotonic() < deadline:
+                children = [
+                    child
+                    for child in psutil.Process(up.process.pid).children()
+                    if "imcodes_core.daemon" in " ".join(child.cmdline())
+                ]
+                time.sleep(0.1)
+            assert children, "no daemon child:\n" + "".join(up.lines)
+        else:
+            deadline = time.monotonic() + 10
+            while "not installed yet" not in "".join(up.lines) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert "not installed yet: serving without it" in "".join(up.lines)
+    finally:
+        code = up.stop()
+        subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True, check=False)
+    assert code == 0, "".join(up.lines)
+    assert all(not process_alive(child.pid) for child in children)

