@@ -8,6 +8,7 @@ private tmux socket) and Debian's Chromium driven by Playwright.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -187,3 +188,36 @@ def screenshot() -> Callable[[object, str], Path]:
         return path
 
     return take
+
+
+@pytest.fixture
+def full_stack() -> None:
+    """Skip before anything starts when the bridge or the daemon has not landed."""
+    for module in ("imcodes_server.bridge", "imcodes_core.daemon.__main__"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            pytest.skip(f"{module} is not in the tree yet")
+
+
+@pytest.fixture
+def start_shell(imcodes: Stack) -> Callable[[object, Path], str]:
+    """Sign in through the one-time link and start a shell session from the dialog; returns its name."""
+
+    def start(page: object, folder: Path) -> str:
+        page.goto(imcodes.link)  # type: ignore[attr-defined]
+        page.locator(".machine[data-online='true']").wait_for(timeout=30_000)  # type: ignore[attr-defined]
+        assert page.locator("#connection").get_attribute("data-hop") == "ok"  # type: ignore[attr-defined]
+        page.click("#new-session")  # type: ignore[attr-defined]
+        page.select_option("#ns-driver", "shell")  # type: ignore[attr-defined]
+        page.fill("#ns-cwd", str(folder))  # type: ignore[attr-defined]
+        page.fill("#ns-label", "e2e shell")  # type: ignore[attr-defined]
+        page.click("#ns-submit")  # type: ignore[attr-defined]
+        page.locator("#terminal-wrap").wait_for(state="visible", timeout=30_000)  # type: ignore[attr-defined]
+        current = page.evaluate("window.imcodes.current()")  # type: ignore[attr-defined]
+        assert current is not None
+        return str(current["session"])
+
+    return start

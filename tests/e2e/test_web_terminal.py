@@ -3,7 +3,6 @@ Real PostgreSQL, real server, real daemon, real tmux on a private socket, real C
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 
 import pytest
@@ -14,38 +13,13 @@ KNOWN_STATES = {"starting", "idle", "working", "waiting_permission", "error", "e
 LINE_ON_SCREEN = "(text) => window.imcodes.screenText().split('\\n').some((line) => line.trim() === text)"
 
 
-@pytest.fixture
-def full_stack() -> None:
-    """Skip before anything starts when the bridge or the daemon has not landed."""
-    for module in ("imcodes_server.bridge", "imcodes_core.daemon.__main__"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            pytest.skip(f"{module} is not in the tree yet")
-
-
-def _sign_in_and_start_shell(imcodes, page, folder) -> str:
-    page.goto(imcodes.link)
-    page.locator(".machine[data-online='true']").wait_for(timeout=30_000)
-    assert page.locator("#connection").get_attribute("data-hop") == "ok"
-    page.click("#new-session")
-    page.select_option("#ns-driver", "shell")
-    page.fill("#ns-cwd", str(folder))
-    page.fill("#ns-label", "e2e shell")
-    page.click("#ns-submit")
-    page.locator("#terminal-wrap").wait_for(state="visible", timeout=30_000)
-    current = page.evaluate("window.imcodes.current()")
-    assert current is not None
-    return str(current["session"])
-
-
-def test_start_a_shell_type_echo_and_see_it(full_stack, imcodes, new_context, screenshot, tmp_path) -> None:
+def test_start_a_shell_type_echo_and_see_it(
+    full_stack, imcodes, new_context, screenshot, start_shell, tmp_path
+) -> None:
     folder = tmp_path / "work"
     folder.mkdir()
     page = new_context(1440, 900).new_page()
-    session = _sign_in_and_start_shell(imcodes, page, folder)
+    session = start_shell(page, folder)
 
     sessions = imcodes.tmux("list-sessions", "-F", "#{session_name}").stdout.split()
     assert session in sessions, "the session is a real tmux session on the daemon's private socket"
