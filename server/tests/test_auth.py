@@ -138,3 +138,16 @@ def test_origin_allowed_is_exact(config) -> None:
     assert not auth.origin_allowed("http://localhost:8787", config)
     assert not auth.origin_allowed("http://127.0.0.1:8787.evil.example", config)
     assert not auth.origin_allowed("https://127.0.0.1:8787", config)
+
+
+async def test_machines_list_shows_only_your_own_and_no_secrets(client, sign_in) -> None:
+    assert (await client.get("/api/machines")).status_code == 401
+    alice = await sign_in(name="alice")
+    bob = await sign_in(name="bob", owner=False)
+    token = await auth.pair_machine(alice.user, "m-alice", "alice-box")
+    await auth.pair_machine(bob.user, "m-bob", "bob-box")
+    listed = await (await alice.client.get("/api/machines")).get_json()
+    assert [machine["id"] for machine in listed["machines"]] == ["m-alice"]
+    assert token not in str(listed) and hash_token(token) not in str(listed)
+    bobs = await (await bob.client.get("/api/machines")).get_json()
+    assert [machine["id"] for machine in bobs["machines"]] == ["m-bob"]
