@@ -114,8 +114,8 @@ export function createConnection(handlers) {
         const p = pending.get(frame.ref);
         pending.delete(frame.ref);
         clearTimeout(p.timer);
-        p.resolve(frame);
-        if (frame.type === "ack") return;
+        p.resolve(frame); // the requester reports its own failure: no second, generic message
+        return;
       }
       handlers.onFrame?.(frame);
     };
