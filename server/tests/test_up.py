@@ -118,7 +118,7 @@ def login_link_while_running(home: Path, port: int) -> str:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env["IMCODES_HOME"] = str(home)
     done = subprocess.run(
-        [sys.executable, "-m", "imcodes_server", "login-link", "--port", str(port)],
+        [sys.executable, "-m", "imcodes_server", "login-link"],  # finds the running server's port itself
         capture_output=True,
         text=True,
         env=env,
@@ -160,6 +160,7 @@ def test_up_serves_signs_in_stops_cleanly_and_reuses_data(tmp_path: Path) -> Non
     assert time.monotonic() - started < 30
     assert "initialising the database" in "".join(first.lines)
     assert not process_alive(pid), "PostgreSQL still running after Ctrl-C"
+    assert not (home / "server" / "endpoint.json").exists()
     assert postmaster_pid(pgdata) is None
 
     second = Up(home, port)

@@ -70,14 +70,21 @@ def server_command(host: str, port: int, home: Path | None) -> None:
 
 
 @click.command("login-link")
-@_host_option
-@_port_option
+@click.option("--host", default=None, help="Address the server listens on (default: the running server's).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default: the running server's).")
 @_home_option
-def login_link_command(host: str, port: int, home: Path | None) -> None:
+def login_link_command(host: str | None, port: int | None, home: Path | None) -> None:
     """Print a new one-time sign-in link for the owner."""
-    from imcodes_server.launcher import login_link
+    from imcodes_server.launcher import login_link, read_endpoint
 
-    config = make_config(host=host, port=port, data_dir=_home(home) / "server")
+    data = _home(home) / "server"
+    running = read_endpoint(data)
+    config = make_config(
+        host=host or running.get("host", "127.0.0.1"),
+        port=port or int(running.get("port", 8787)),
+        data_dir=data,
+        public_origin=None if (host or port) else running.get("origin"),
+    )
     click.echo(login_link(config))
 
 

@@ -84,6 +84,23 @@ def write_link_file(home: Path, server: str, token: str, machine: str) -> None:
     os.replace(temporary, home / "link.json")
 
 
+def write_endpoint(config: ServerConfig) -> Path:
+    """data_dir/endpoint.json: where the running server listens, so `imcodes login-link` prints the right address."""
+    path = config.data_dir / "endpoint.json"
+    temporary = path.with_name(f".endpoint.json.{os.getpid()}")
+    temporary.write_text(json.dumps({"host": config.host, "port": config.port, "origin": config.origin}), "utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def read_endpoint(data_dir: Path) -> dict[str, str]:
+    try:
+        found = json.loads((data_dir / "endpoint.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {key: str(value) for key, value in found.items()} if isinstance(found, dict) else {}
+
+
 def local_server_url(config: ServerConfig) -> str:
     """The address the local daemon uses: loopback when the server listens on every interface."""
     wildcard = {"0.0.0.0", "::", ""}  # noqa: S104 - detecting it, not binding
@@ -214,12 +231,14 @@ def run(config: ServerConfig, home: Path, *, with_daemon: bool, pair: bool, host
             say("press Ctrl-C to stop")
 
         daemon_home = home if with_daemon else None
+        endpoint = write_endpoint(config)
         try:
             asyncio.run(serve_app(config, target, on_ready=ready, daemon_home=daemon_home, host=host))
         except OSError as error:
             # Typically the port is taken; say so plainly instead of a traceback.
             raise SystemExit(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}") from None
         finally:
+            endpoint.unlink(missing_ok=True)
             if config.database_url is None:
                 say("stopping the database")
     say("imcodes stopped")
