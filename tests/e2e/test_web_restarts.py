@@ -110,3 +110,33 @@ def test_daemon_restart_keeps_the_tmux_session_and_the_page_adopts_it(
         except subprocess.TimeoutExpired:
             restarted.kill()
             restarted.wait(5)
+
+
+HOP_IS = "(hop) => document.querySelector('#connection').dataset.hop === hop"
+
+
+def test_server_restart_while_output_streams_the_page_reconnects_and_replays_without_gap(
+    full_stack, imcodes, new_context, start_shell, tmp_path
+) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    page = new_context(1440, 900).new_page()
+    session = start_shell(page, folder)
+    machine = page.evaluate("window.imcodes.current()")["machine"]
+    done = f"done-{uuid.uuid4().hex[:8]}"
+    page.locator("#terminal").click()
+    page.keyboard.type(f"for i in $(seq 1 400); do echo line-$i; sleep 0.02; done; echo {done}")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => /line-\\d+/.test(window.imcodes.screenText())", timeout=20_000)
+
+    imcodes.stop()  # the whole stack goes away mid-stream (the tmux session keeps printing)
+    page.wait_for_function(HOP_IS, arg="browser-server", timeout=20_000)
+    assert imcodes.tmux("has-session", "-t", session).returncode == 0
+    imcodes.lines.clear()
+    imcodes.start()  # same port, same data
+
+    page.wait_for_function(HOP_IS, arg="ok", timeout=60_000)  # reconnected by itself: no reload
+    page.wait_for_function(LINE_ON_SCREEN, arg=done, timeout=30_000)
+    events = page.evaluate("([m, s]) => window.imcodes.timeline(m, s)", [machine, session])
+    assert len(events) >= 2
+    _assert_timeline_clean(events)
