@@ -72,8 +72,12 @@ def create_app(config: ServerConfig, host: PluginHost | None = None, *, database
     app.register_blueprint(make_api_blueprint())
     app.register_blueprint(make_web_blueprint())
     bridge = _bridge_module()
+    # Coroutines `f(app)` the launcher awaits when shutdown begins, before Hypercorn waits for open connections.
+    app.extensions["imcodes_before_shutdown"] = []
     if bridge is not None:
         app.register_blueprint(bridge.make_bridge_blueprint())
+        if hasattr(bridge, "close_connections"):
+            app.extensions["imcodes_before_shutdown"].append(bridge.close_connections)
     for spec in host.server_blueprints() if host is not None else []:
         app.register_blueprint(spec.factory(), url_prefix=spec.url_prefix)
 

@@ -18,8 +18,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from hypercorn.asyncio import serve
+from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.utils import wrap_app
 
 from imcodes_core.host import PluginHost
 from imcodes_core.redaction import install_redaction
@@ -197,7 +198,7 @@ async def serve_app(
 
     @app.before_serving
     async def announce() -> None:
-        # Hypercorn has bound the sockets by now: connections wait in the backlog until it accepts them.
+        # The sockets were bound before serving started: connections wait in the backlog until Hypercorn accepts.
         if on_ready is not None:
             on_ready()
         if daemon is not None:
@@ -207,10 +208,22 @@ async def serve_app(
         await stop.wait()
         if daemon is not None:
             await daemon.stop()
+        # Let open WebSockets end now rather than after Hypercorn's graceful timeout.
+        for close_connections in app.extensions.get("imcodes_before_shutdown", []):
+            await close_connections(app)
 
+    # Bind first: a taken port fails here with OSError, before the lifespan opens anything.
+    sockets = hypercorn_config.create_sockets()
     try:
-        await serve(app, hypercorn_config, shutdown_trigger=shutdown_trigger)
+        await worker_serve(
+            wrap_app(app, hypercorn_config.wsgi_max_body_size, None),
+            hypercorn_config,
+            sockets=sockets,
+            shutdown_trigger=shutdown_trigger,
+        )
     finally:
+        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+            sock.close()
         if daemon is not None:
             await daemon.stop()
 
