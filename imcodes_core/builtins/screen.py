@@ -14,6 +14,7 @@ from imcodes_core.states import Observation, SessionState, SignalSource, StateDe
 
 # A prompt at the end of the last non-empty line: "$ ", "# ", "% ", "> ", "❯ " (shells, REPLs, agent inputs).
 _PROMPT = re.compile(r"(?:[$#%>❯›»]|\w+@[\w.-]+:[^\n]*[$#])\s*$")
+_PROMPT_TAIL = 200  # a prompt is at the end of the line; looking further only costs time
 _PERMISSION = re.compile(
     r"(do you want to (?:proceed|allow|make this edit|run)|allow (?:this|once|always)|\[y/n\]|\(y/n\)|"
     r"approve\b.*\?|permission required)",
@@ -56,7 +57,7 @@ class GenericScreenDetector(StateDetector):
             )
         if match := _WORKING.search(tail):
             return StateReading(SessionState.WORKING, 0.5, f"screen shows {match.group(0)!r}", self.name)
-        if _PROMPT.search(lines[-1]):
+        if _PROMPT.search(lines[-1][-_PROMPT_TAIL:]):  # bounded: the pattern backtracks on a huge line
             return StateReading(SessionState.IDLE, 0.4, f"prompt at the end: {lines[-1][-40:]!r}", self.name)
         if match := _ERROR.search("\n".join(lines[-3:])):
             return StateReading(SessionState.ERROR, 0.3, f"screen shows {match.group(0).strip()!r}", self.name)
