@@ -173,6 +173,8 @@ class _Session:
             self.say(QUESTION)
             self.emit("PermissionRequest", tool="shell")
             answer = self.inp.readline()
+            # like a real TUI the dialog goes away once answered (with the answer's echo when input is a tty)
+            self.say(f"\x1b[{3 if self.inp.isatty() else 2}A\r\x1b[J", end="")
             if not answer.strip().lower().startswith("y"):
                 self.say(f"● {turn.denied}")
                 self.emit("Stop", reason="denied")
