@@ -140,7 +140,11 @@ def _random_screens(seed: int, count: int) -> list[str]:
 
 
 class StateDetectorContract:
-    """Provide ``detector`` and ``golden_cases`` (a list of ``(Observation, SessionState)``) fixtures."""
+    """Provide ``detector`` and ``golden_cases`` fixtures.
+
+    ``golden_cases`` is a list of ``(Observation, expected)`` where ``expected`` is the :class:`SessionState` the
+    detector must read, or None where it must abstain (return no reading).
+    """
 
     huge_screen_seconds = 2.0  # the slowest a single read may be on a ~1 MB screen
 
@@ -158,7 +162,7 @@ class StateDetectorContract:
         assert callable(getattr(detector, "read", None)), "a detector needs read(observation)"
 
     def test_golden_cases_read_as_expected(
-        self, detector: StateDetector, golden_cases: Sequence[tuple[Observation, SessionState]]
+        self, detector: StateDetector, golden_cases: Sequence[tuple[Observation, SessionState | None]]
     ) -> None:
         assert golden_cases, "give at least one golden case: a contract without cases proves nothing"
         wrong = []
@@ -197,7 +201,7 @@ class StateDetectorContract:
         run()
 
     def test_read_is_pure(
-        self, detector: StateDetector, golden_cases: Sequence[tuple[Observation, SessionState]]
+        self, detector: StateDetector, golden_cases: Sequence[tuple[Observation, SessionState | None]]
     ) -> None:
         for observation in [*(case for case, _ in golden_cases), *odd_observations()[:5]]:
             assert detector.read(observation) == detector.read(observation), "same observation, different reading"
