@@ -85,16 +85,14 @@ def test_the_plugin_modules_register_through_the_host(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(body, encoding="utf-8")
     monkeypatch.syspath_prepend(str(pytester.path / "src"))
-    for name in ("imcodes_toy", "imcodes_critique"):  # imported here, dropped again when the test ends
-        monkeypatch.setitem(sys.modules, name, importlib.import_module(name))
-    host = PluginHost(PluginSettings(strict=True))
-    host.register(importlib.import_module("imcodes_toy.plugin"), "toy", distribution="imcodes-toy", version="0.1.0")
-    host.register(
-        importlib.import_module("imcodes_critique.plugin"),
-        "critique",
-        distribution="imcodes-critique",
-        version="0.1.0",
-    )
-    assert [spec.name for spec in host.agent_drivers()] == ["toy"]
-    assert {spec.name for spec in host.state_detectors()} == {"toy-screen", "toy-events"}
-    assert [spec.name for spec in host.discussion_modes()] == ["critique"]
+    try:
+        host = PluginHost(PluginSettings(strict=True))
+        host.register(importlib.import_module("imcodes_toy.plugin"), "toy", distribution="imcodes-toy", version="0.1")
+        critique = importlib.import_module("imcodes_critique.plugin")
+        host.register(critique, "critique", distribution="imcodes-critique", version="0.1")
+        assert [spec.name for spec in host.agent_drivers()] == ["toy"]
+        assert {spec.name for spec in host.state_detectors()} == {"toy-screen", "toy-events"}
+        assert [spec.name for spec in host.discussion_modes()] == ["critique"]
+    finally:  # the tutorial packages must not outlive this test
+        for name in [m for m in sys.modules if m.split(".")[0] in ("imcodes_toy", "imcodes_critique")]:
+            del sys.modules[name]
