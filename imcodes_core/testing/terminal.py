@@ -208,8 +208,9 @@ class FakeTerminal:
         if final in "AF":
             self.cursor_row = max(self._top if self.cursor_row >= self._top else 0, self.cursor_row - count)
         elif final in "BE":
-            self.cursor_row = min(self._bottom if self.cursor_row <= self._bottom else self.rows - 1,
-                                  self.cursor_row + count)  # fmt: skip
+            self.cursor_row = min(
+                self._bottom if self.cursor_row <= self._bottom else self.rows - 1, self.cursor_row + count
+            )
         elif final in "Ca":
             self.cursor_col = min(self.columns - 1, self.cursor_col + count)
         elif final == "D":
