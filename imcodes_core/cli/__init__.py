@@ -1,5 +1,80 @@
-"""The ``imcodes`` command line."""
+"""The ``imcodes`` command line: a cloup group with sections, core commands plus those plugins contribute.
+
+``main()`` builds a plugin host, then the group through :func:`make_cli`. Everything heavy (the server, the
+daemon, network checks) is imported inside the command that needs it, so ``imcodes --help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import click
+import cloup
+
+from imcodes_core.host import PluginError, PluginHost, PluginSettings
+
+CORE_SECTION = "Core"
+PLUGINS_SECTION = "Plugins"
+
+log = logging.getLogger(__name__)
 
 
-def main() -> None:
-    raise SystemExit("imcodes CLI is being built")
+def make_cli(host: PluginHost) -> cloup.Group:
+    """The ``imcodes`` group for ``host``: core sections first, then one section per plugin-declared section."""
+    from imcodes_core.cli.daemon import daemon_command
+    from imcodes_core.cli.plugins import plugins_group
+
+    group = cloup.Group(
+        "imcodes",
+        help="imcodes: a side channel to your terminal coding agents.",
+        # the host travels as ctx.obj, so core commands read the same plugins the group was built from
+        context_settings={"help_option_names": ["-h", "--help"], "obj": host},
+    )
+    group.add_section(cloup.Section(CORE_SECTION, [daemon_command]))
+    group.add_section(cloup.Section(PLUGINS_SECTION, [plugins_group]))
+    _add_plugin_commands(group, host)
+    return group
+
+
+def _add_plugin_commands(group: cloup.Group, host: PluginHost) -> None:
+    sections: dict[str, cloup.Section] = {}
+    for spec in host.cli_commands():
+        if spec.name in group.commands:
+            message = f"plugin command {spec.name!r} clashes with an existing command; left out"
+            if host.settings.strict:
+                raise PluginError(message)
+            log.warning(message)
+            continue
+        section = sections.setdefault(spec.section, cloup.Section(spec.section))
+        group.add_command(spec.command, name=spec.name, section=section)
+
+
+def host_from_context(ctx: click.Context) -> PluginHost:
+    """The plugin host the running group was built with (a fresh one when a command runs on its own)."""
+    host = ctx.find_object(PluginHost)
+    if host is not None:
+        return host
+    from imcodes_core.host import make_plugin_host
+
+    return make_plugin_host()
+
+
+def build_cli(settings: PluginSettings | None = None) -> cloup.Group:
+    """Make the plugin host (strict mode may raise :class:`PluginError`) and the group around it."""
+    from imcodes_core.host import make_plugin_host
+
+    host = make_plugin_host(settings)
+    return make_cli(host)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point. In strict plugin mode a broken plugin is a one-line error and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="imcodes: %(message)s")
+    try:
+        cli = build_cli()
+    except PluginError as exc:
+        print(f"imcodes: plugin error (IMCODES_STRICT_PLUGINS is on): {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    cli.main(args=list(argv) if argv is not None else None, prog_name="imcodes")
