@@ -111,9 +111,9 @@ def _core_version() -> str | None:
     return version if re.fullmatch(r"\d+(\.\d+)*", version) else None
 
 
-def _walk(node: Traversable, prefix: PurePosixPath = PurePosixPath()) -> Iterator[tuple[PurePosixPath, Traversable]]:
+def _walk(node: Traversable, prefix: PurePosixPath | None = None) -> Iterator[tuple[PurePosixPath, Traversable]]:
     for child in sorted(node.iterdir(), key=lambda c: c.name):
-        relative = prefix / child.name
+        relative = (prefix or PurePosixPath()) / child.name
         if child.is_dir():
             if child.name != "__pycache__":
                 yield from _walk(child, relative)
