@@ -10,13 +10,26 @@ from datetime import UTC, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from imcodes_server.config import ServerConfig
-from imcodes_server.models import LoginLink, Machine, User, WebSession, WsTicket, hash_token, new_token
+from imcodes_server.models import (
+    LoginLink,
+    Machine,
+    PendingSignIn,
+    User,
+    WebSession,
+    WsTicket,
+    hash_token,
+    new_token,
+)
 
 SESSION_COOKIE = "imcodes_session"
 CSRF_COOKIE = "imcodes_csrf"
 LOGIN_LINK_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(days=30)
 TICKET_TTL = timedelta(seconds=15)
+PENDING_COOKIE = "imcodes_pending"
+PENDING_TTL = timedelta(minutes=5)
+# last_used_at is for people reading the devices page: a minute's precision saves a write on every request.
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
 
 
 def now() -> datetime:
@@ -52,11 +65,58 @@ async def redeem_login_link(token: str) -> User | None:
         return await User.get(id=link.user_id)  # type: ignore[attr-defined]
 
 
-async def start_web_session(user: User) -> tuple[str, str]:
+async def start_web_session(user: User, user_agent: str = "") -> tuple[str, str]:
     """(session token, csrf token) for a freshly signed-in browser."""
     token, csrf = new_token(), new_token()
-    await WebSession.create(user=user, token_hash=hash_token(token), csrf_token=csrf, expires_at=now() + SESSION_TTL)
+    await WebSession.create(
+        user=user,
+        token_hash=hash_token(token),
+        csrf_token=csrf,
+        expires_at=now() + SESSION_TTL,
+        last_used_at=now(),
+        user_agent=user_agent[:255],
+    )
     return token, csrf
+
+
+async def touch_web_session(session: WebSession) -> None:
+    moment = now()
+    if session.last_used_at is None or moment - session.last_used_at >= SESSION_TOUCH_EVERY:
+        session.last_used_at = moment
+        await WebSession.filter(id=session.id).update(last_used_at=moment)
+
+
+async def end_all_web_sessions(user_id: int) -> int:
+    """Sign the user out everywhere: every browser session, unspent WebSocket ticket and half-done sign-in."""
+    async with in_transaction():
+        ended = await WebSession.filter(user_id=user_id).delete()
+        await WsTicket.filter(user_id=user_id).delete()
+        await PendingSignIn.filter(user_id=user_id).delete()
+    return ended
+
+
+async def start_pending_sign_in(user: User, user_agent: str = "") -> str:
+    """The link was good but the user has a second factor: a 5-minute token (cookie) for the code form."""
+    token = new_token()
+    await PendingSignIn.filter(expires_at__lt=now()).delete()
+    await PendingSignIn.create(
+        user=user, token_hash=hash_token(token), expires_at=now() + PENDING_TTL, user_agent=user_agent[:255]
+    )
+    return token
+
+
+async def pending_sign_in_for(token: str | None) -> PendingSignIn | None:
+    if not token:
+        return None
+    return (
+        await PendingSignIn.filter(token_hash=hash_token(token), expires_at__gt=now()).select_related("user").first()
+    )
+
+
+async def revoke_machine(machine: Machine) -> None:
+    """From now on the machine's token is refused (`machine_for_token` checks revoked_at)."""
+    machine.revoked_at = now()
+    await Machine.filter(id=machine.id).update(revoked_at=machine.revoked_at)
 
 
 async def web_session_for(token: str | None) -> WebSession | None:

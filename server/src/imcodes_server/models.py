@@ -42,6 +42,9 @@ class WebSession(Model):
     csrf_token = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
+    # For the devices page: when this browser last made a request (updated at most once a minute) and what it is.
+    last_used_at = fields.DatetimeField(null=True)
+    user_agent = fields.CharField(max_length=255, default="")
 
     class Meta:
         table = "web_sessions"
@@ -86,3 +89,60 @@ class WsTicket(Model):
 
     class Meta:
         table = "ws_tickets"
+
+
+class AuthFailure(Model):
+    """One failed (or in-flight) credential check in a rate-limit bucket such as `totp:ip:1.2.3.4`; see ratelimit."""
+
+    id = fields.BigIntField(primary_key=True)
+    bucket = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "auth_failures"
+
+
+class PendingSignIn(Model):
+    """A followed sign-in link whose user still owes a second factor; only the cookie token's hash is stored."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="pending_sign_ins", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user_agent = fields.CharField(max_length=255, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "pending_sign_ins"
+
+
+class TotpCredential(Model):
+    """The user's TOTP seed, encrypted with a key derived from the server secret; confirmed once a code matched."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "models.User", related_name="totp", on_delete=fields.CASCADE
+    )
+    secret_encrypted = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    # The last accepted time step: a code is never accepted twice (replay within its 30 s window).
+    last_used_step = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "totp_credentials"
+
+
+class RecoveryCode(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_codes"

@@ -37,4 +37,7 @@ def make_api_blueprint() -> Blueprint:
         rows = await Machine.filter(owner_id=user.id).order_by("created_at")
         return jsonify({"machines": [machine_to_dict(row) for row in rows]})
 
+    from imcodes_server.routes_devices import register_device_routes
+
+    register_device_routes(blueprint)
     return blueprint

@@ -9,7 +9,7 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, g, jsonify, redirect, request
 
-from imcodes_server import auth
+from imcodes_server import auth, ratelimit, totp
 from imcodes_server.config import ServerConfig
 from imcodes_server.models import User
 
@@ -21,14 +21,60 @@ def _config() -> ServerConfig:
     return config
 
 
+def client_ip() -> str:
+    """The peer address. Behind a reverse proxy this is the proxy: see docs/security.md (rate limits)."""
+    return request.remote_addr or "unknown"
+
+
+def user_agent() -> str:
+    return request.headers.get("User-Agent", "")[:255]
+
+
 async def current_user() -> User | None:
-    """The signed-in user of this request (cached on `g`)."""
+    """The signed-in user of this request (cached on `g`); records the session's last use."""
     if "imcodes_user" not in g:
         session = await auth.web_session_for(request.cookies.get(auth.SESSION_COOKIE))
         g.imcodes_session = session
         g.imcodes_user = session.user if session else None
+        if session is not None:
+            await auth.touch_web_session(session)
     user: User | None = g.imcodes_user
     return user
+
+
+def too_many_attempts(retry_after: int, *, html: bool = False) -> Response:
+    """429 with Retry-After and a message a person can act on."""
+    minutes = max(1, round(retry_after / 60))
+    message = f"Too many failed attempts. Try again in about {minutes} minute{'s' if minutes > 1 else ''}."
+    if html:
+        from imcodes_server.web import render_sign_in
+
+        response = render_sign_in(message, status=429)
+    else:
+        response = api_error(429, "too_many_attempts", message)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def set_session_cookies(response: Response, session_token: str, csrf: str) -> None:
+    config = _config()
+    max_age = int(auth.SESSION_TTL.total_seconds())
+    for name, value, httponly in ((auth.SESSION_COOKIE, session_token, True), (auth.CSRF_COOKIE, csrf, False)):
+        # The CSRF cookie is readable by our own script (double submit); the session cookie never is.
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=httponly,
+            samesite="Strict",
+            secure=config.secure_cookies,
+            path="/",
+        )
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    response.delete_cookie(auth.CSRF_COOKIE, path="/")
 
 
 def api_error(status: int, code: str, message: str) -> Response:
@@ -75,29 +121,28 @@ def make_auth_blueprint() -> Blueprint:
         if user is None:
             from imcodes_server.web import render_sign_in
 
+            # A valid link is always honoured (256 random bits: the lock cannot help guessing, and it must not
+            # lock the owner out of `imcodes login-link`); wrong links are counted per IP and refused with 429.
+            locked_for = await ratelimit.record_failure(ratelimit.buckets(ratelimit.LINK, client_ip()))
+            if locked_for is not None:
+                return too_many_attempts(locked_for, html=True)
             return render_sign_in("This sign-in link is unknown, used or expired.", status=403)
-        session_token, csrf = await auth.start_web_session(user)
-        config = _config()
+        if await totp.is_enrolled(user.id):
+            pending = await auth.start_pending_sign_in(user, user_agent())
+            response = redirect("/auth/second-factor")
+            response.set_cookie(
+                auth.PENDING_COOKIE,
+                pending,
+                max_age=int(auth.PENDING_TTL.total_seconds()),
+                httponly=True,
+                samesite="Strict",
+                secure=_config().secure_cookies,
+                path="/auth/",
+            )
+            return response
+        session_token, csrf = await auth.start_web_session(user, user_agent())
         response = redirect("/")
-        max_age = int(auth.SESSION_TTL.total_seconds())
-        response.set_cookie(
-            auth.SESSION_COOKIE,
-            session_token,
-            max_age=max_age,
-            httponly=True,
-            samesite="Strict",
-            secure=config.secure_cookies,
-            path="/",
-        )
-        response.set_cookie(
-            auth.CSRF_COOKIE,
-            csrf,
-            max_age=max_age,
-            httponly=False,
-            samesite="Strict",
-            secure=config.secure_cookies,
-            path="/",
-        )
+        set_session_cookies(response, session_token, csrf)
         return response
 
     @blueprint.post("/auth/logout")
@@ -105,8 +150,17 @@ def make_auth_blueprint() -> Blueprint:
     async def logout() -> Any:
         await auth.end_web_session(request.cookies.get(auth.SESSION_COOKIE, ""))
         response = jsonify({"ok": True})
-        response.delete_cookie(auth.SESSION_COOKIE, path="/")
-        response.delete_cookie(auth.CSRF_COOKIE, path="/")
+        clear_session_cookies(response)
+        return response
+
+    @blueprint.post("/auth/logout-everywhere")
+    @csrf_protected
+    async def logout_everywhere() -> Any:
+        user = await current_user()
+        assert user is not None
+        ended = await auth.end_all_web_sessions(user.id)
+        response = jsonify({"ok": True, "sessions_ended": ended})
+        clear_session_cookies(response)
         return response
 
     @blueprint.get("/api/me")
@@ -127,4 +181,7 @@ def make_auth_blueprint() -> Blueprint:
     async def health() -> Any:
         return jsonify({"ok": True})
 
+    from imcodes_server.routes_second_factor import register_second_factor_routes
+
+    register_second_factor_routes(blueprint)
     return blueprint
