@@ -3,9 +3,41 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import runpy
+import sys
 from pathlib import Path
 
 import click
+
+DAEMON_PACKAGE = "imcodes_core.daemon"
+
+
+def _find(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run_daemon(argv: list[str]) -> None:
+    """Run ``python -m imcodes_core.daemon ARGV`` in this process, or its package-level ``run(home)``."""
+    if _find(f"{DAEMON_PACKAGE}.__main__"):
+        saved = sys.argv
+        sys.argv = ["imcodes daemon", *argv]
+        try:  # as `python -m` would: works whether __main__ calls main() under a __name__ guard or not
+            runpy.run_module(DAEMON_PACKAGE, run_name="__main__", alter_sys=True)
+        finally:
+            sys.argv = saved
+        return
+    package = importlib.import_module(DAEMON_PACKAGE) if _find(DAEMON_PACKAGE) else None
+    run = getattr(package, "run", None)
+    if not callable(run):
+        raise click.ClickException(
+            f"the daemon is not part of this imcodes-core ({DAEMON_PACKAGE} has no entry point)"
+        )
+    home = Path(argv[argv.index("--home") + 1]) if "--home" in argv else None
+    run(home)
 
 
 @click.command("daemon")
@@ -17,18 +49,4 @@ import click
 )
 def daemon_command(home: Path | None) -> None:
     """Run the daemon in the foreground (tmux sessions, agent drivers, the server link)."""
-    try:
-        entry = importlib.import_module("imcodes_core.daemon.__main__")
-    except ModuleNotFoundError as exc:
-        if exc.name not in {"imcodes_core.daemon", "imcodes_core.daemon.__main__"}:
-            raise
-        raise click.ClickException(
-            "the daemon is not part of this imcodes-core build (imcodes_core.daemon is missing)"
-        ) from None
-    run = getattr(entry, "main", None)
-    if not callable(run):
-        raise click.ClickException("imcodes_core.daemon.__main__ has no main(argv)")
-    argv = ["--home", str(home)] if home is not None else []
-    result = run(argv)
-    if isinstance(result, int) and result:
-        raise SystemExit(result)
+    run_daemon(["--home", str(home)] if home is not None else [])
