@@ -1,0 +1,147 @@
+"""`/ws/client`: a browser's link. Exact Origin + single-use ticket (refused: close 4401 before any data), then the
+user's machines, live frames, and the browser's commands, each authorised against the machine's owner."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from imcodes_core.protocol.frames import (
+    Ack,
+    FrameError,
+    MachinesList,
+    Ping,
+    Pong,
+    ReplayDone,
+    TerminalSubscribe,
+    TerminalUnsubscribe,
+    TimelineAppended,
+    TimelineReplay,
+    encode_frame,
+    error_frame,
+    parse_frame,
+)
+from imcodes_server import auth
+from imcodes_server.bridge import store
+from imcodes_server.bridge.hub import Hub
+from imcodes_server.bridge.links import CLOSE_UNAUTHORIZED, BrowserLink
+
+_logger = logging.getLogger("imcodes.server.bridge")
+
+CLIENT_IN = frozenset(
+    {
+        "ping",
+        "pong",
+        "session.start",
+        "session.stop",
+        "session.rename",
+        "terminal.subscribe",
+        "terminal.unsubscribe",
+        "terminal.input",
+        "terminal.resize",
+        "timeline.replay",
+    }
+)
+OWNERSHIP_TTL = 30.0  # a positive ownership check is reused this long (keystrokes need no query each)
+
+
+async def serve_browser(hub: Hub, ws: Any, config: Any) -> None:
+    # Refuse before accepting: the browser sees the handshake fail and gets no data at all.
+    if not auth.origin_allowed(ws.headers.get("Origin"), config):
+        _logger.info("browser WebSocket refused: origin not allowed")
+        await ws.close(CLOSE_UNAUTHORIZED, "origin not allowed")
+        return
+    user = await auth.user_for_ticket(ws.args.get("ticket", ""))
+    if user is None:
+        _logger.info("browser WebSocket refused: ticket unknown, used or expired")
+        await ws.close(CLOSE_UNAUTHORIZED, "ticket refused")
+        return
+    await ws.accept()
+    link = BrowserLink(ws, int(user.id), terminal_limit=hub.viewer_bytes)
+    hub.browser_joined(link)  # first, so nothing that happens while the list is read is missed
+    try:
+        machines = await store.machines_for_user(link.user_id, hub.online_drivers())
+        await ws.send(encode_frame(MachinesList(machines=machines)))
+        link.start_writer()
+        while not link.closed:
+            raw = await ws.receive()
+            link.received()
+            await _handle(hub, link, raw)
+    finally:
+        hub.browser_left(link)
+        await link.finish()
+
+
+async def _handle(hub: Hub, link: BrowserLink, raw: str | bytes | None) -> None:
+    if not isinstance(raw, str):
+        link.send_text(error_frame("malformed", "browsers send JSON text frames only"))
+        return
+    try:
+        frame = parse_frame(raw, allowed=CLIENT_IN)
+    except FrameError as error:
+        _logger.warning("%s sent a refused frame: %s (%s)", link.describe(), error.code, error)
+        link.send_text(error_frame(error.code, str(error), error.ref))
+        return
+    try:
+        await _dispatch(hub, link, frame)
+    except Exception:
+        _logger.exception("handling a %s frame from %s failed", getattr(frame, "type", "?"), link.describe())
+        link.send_text(error_frame("internal", "the server could not handle that frame", frame.id))
+
+
+async def _allowed(link: BrowserLink, machine: str) -> bool:
+    checked = link.allowed_machines.get(machine)
+    if checked is not None and time.monotonic() - checked < OWNERSHIP_TTL:
+        return True
+    if await store.owns_machine(link.user_id, machine):
+        link.allowed_machines[machine] = time.monotonic()
+        return True
+    link.allowed_machines.pop(machine, None)
+    return False
+
+
+async def _dispatch(hub: Hub, link: BrowserLink, frame: Any) -> None:
+    if isinstance(frame, Ping):
+        link.send_text(encode_frame(Pong(t=frame.t)))
+        return
+    if isinstance(frame, Pong):
+        return
+    machine = getattr(frame, "machine", None)
+    if not machine:
+        link.send_text(error_frame("invalid", f"{frame.type} needs a machine", frame.id))
+        return
+    if not await _allowed(link, machine):
+        # the same answer for someone else's machine and for one that does not exist
+        link.send_text(error_frame("forbidden", "no such machine", frame.id))
+        return
+    if isinstance(frame, TimelineReplay):
+        await _replay(link, frame)
+        return
+    if isinstance(frame, TerminalUnsubscribe):
+        hub.unsubscribe(link, machine, frame.session)
+        if frame.id:
+            link.send_text(encode_frame(Ack(ref=frame.id, ok=True)))
+        return
+    if isinstance(frame, TerminalSubscribe):
+        hub.subscribe(link, machine, frame.session)  # every new viewer gets its own fresh snapshot
+    command = frame.model_dump(exclude={"machine"}, exclude_none=True)
+    await hub.commands.from_browser(link, machine, command)
+
+
+async def _replay(link: BrowserLink, frame: TimelineReplay) -> None:
+    events, more = await store.replay(frame.machine, frame.session, frame.epoch, frame.after_seq, frame.limit)
+    for event in events:
+        link.send_text(encode_frame(TimelineAppended(event=event, machine=frame.machine)))
+    last = events[-1] if events else None
+    link.send_text(
+        encode_frame(
+            ReplayDone(
+                machine=frame.machine,
+                session=frame.session,
+                epoch=last.epoch if last else frame.epoch,
+                last_seq=last.seq if last else frame.after_seq,
+                more=more,
+            )
+        )
+    )
