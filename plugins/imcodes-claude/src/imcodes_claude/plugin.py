@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from imcodes_claude.driver import CAPABILITIES, TESTED_VERSIONS, ClaudeDriver
 from imcodes_claude.events import ClaudeEventDetector
@@ -11,7 +12,7 @@ from imcodes_core.hookspecs import hookimpl
 from imcodes_core.specs import AgentDriverSpec, SettingSpec, StateDetectorSpec
 
 
-def make_driver(env: os._Environ[str] | dict[str, str] | None = None) -> ClaudeDriver:
+def make_driver(env: Mapping[str, str] | None = None) -> ClaudeDriver:
     """A driver configured from ``IMCODES_CLAUDE_*`` (the settings this plugin declares)."""
     env = os.environ if env is None else env
     return ClaudeDriver(

@@ -1,0 +1,39 @@
+"""The Codex driver: how imcodes launches the ``codex`` TUI in a tmux pane."""
+
+from __future__ import annotations
+
+from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+
+TESTED_VERSIONS = ("0.169.0",)
+CAPABILITIES = frozenset({Capability.RESUME, Capability.INTERRUPT, Capability.APPROVE, Capability.HOOKS})
+
+
+class CodexDriver(ProcessDriver):
+    """``codex`` in a pane; ``codex resume <id>`` to continue an earlier conversation (the command Codex prints
+    when it exits).
+
+    Codex reads its model provider from ``$CODEX_HOME/config.toml`` (``~/.codex`` by default), not from the
+    environment: ``codex_home`` points a session at another configuration folder, e.g. one whose provider is the
+    test kit's fake model endpoint (:func:`imcodes_codex.config.offline_config` renders such a file).
+    """
+
+    name = "codex"
+    input_delivery = InputDelivery.SEND_KEYS
+    tested_versions = TESTED_VERSIONS
+    interrupt_keys = ("Escape",)  # "• Working (3s • esc to interrupt)"
+
+    def __init__(self, executable: str = "codex", codex_home: str = "") -> None:
+        self.executable = executable
+        self.codex_home = codex_home
+
+    def base_argv(self, request: LaunchRequest) -> list[str]:
+        argv = [self.executable or "codex"]
+        if request.resume_id:
+            argv += ["resume", request.resume_id]
+        return argv
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        env = {**request.env, "IMCODES_SESSION": request.session}
+        if self.codex_home:
+            env["CODEX_HOME"] = self.codex_home
+        return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)

@@ -1,0 +1,113 @@
+"""The Codex TUI's screen, read into a state. Patterns come from captures of Codex 0.169.0 in a 120x40 pane.
+
+The screen is the only source for the sign-in, trust, hook-review and warnings screens (SETUP), which no machine
+channel reports; for the rest, hooks and ``notify`` (see ``events``) are sooner and surer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+
+TAIL_CHARS = 16_000
+TAIL_LINES = 30
+
+_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
+_RESUME = re.compile(r"codex resume ([0-9a-f-]{36})")
+_SETUP = (
+    ("Welcome to Codex", "sign-in screen"),
+    ("Trust this folder?", "folder trust prompt"),
+    ("hooks need review", "hooks review list"),
+    ("esc dismiss & close", "startup warnings panel"),
+)
+_QUESTION = re.compile(r"^\s*(Would you like to .+\?)\s*$")
+_CHOICE = re.compile(r"^\s*(›)?\s*(\d)\.\s+(\S.*?)(?:\s+\((\w+)\))?\s*$")  # "› 1. Yes, proceed (y)"
+_WORKING = re.compile(r"^\s*•\s+(\w[^(]*?)\s*\((\d+[smh])[^)]*esc to interrupt\)")
+_IDLE = re.compile(r"\? for shortcuts|^› Ask Codex to do anything")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    key: str  # the key Codex binds to it ("y", "p", "esc"), or the digit when it shows none
+    label: str
+    selected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionPrompt:
+    question: str
+    choices: tuple[Choice, ...]
+    detail: str = ""  # the command line ("$ ...") and the model's reason
+
+
+def screen_lines(screen: str) -> list[str]:
+    lines = [line.rstrip() for line in screen[-TAIL_CHARS:].splitlines()]
+    return [line for line in lines if line.strip()][-TAIL_LINES:]
+
+
+def resume_id(screen: str) -> str | None:
+    """The thread id Codex prints when it exits ("To continue this session, run: codex resume <id>")."""
+    found = _RESUME.findall(screen[-TAIL_CHARS:])
+    return found[-1] if found else None
+
+
+def parse_permission_prompt(lines: list[str]) -> PermissionPrompt | None:
+    start, question = -1, ""
+    for index in range(len(lines) - 1, -1, -1):
+        if found := _QUESTION.match(lines[index]):
+            start, question = index, found.group(1)
+            break
+    if start < 0:
+        return None
+    choices: list[Choice] = []
+    details: list[str] = []
+    for line in lines[start + 1 :]:
+        if match := _CHOICE.match(line):
+            choices.append(Choice(match.group(4) or match.group(2), match.group(3), bool(match.group(1))))
+        elif choices:
+            break
+        elif line.strip().startswith(("$ ", "Reason:")):
+            details.append(line.strip())
+    return PermissionPrompt(question, tuple(choices), " · ".join(details)) if choices else None
+
+
+def permission_prompt(screen: str) -> PermissionPrompt | None:
+    """The approval question on this screen with its choices, for approving from the phone."""
+    return parse_permission_prompt(screen_lines(screen))
+
+
+class CodexScreenDetector(StateDetector):
+    name = "codex-screen"
+    drivers = frozenset({"codex"})
+
+    def read(self, observation: Observation) -> StateReading | None:
+        lines = screen_lines(observation.screen)
+        if not lines:
+            return None
+        text = "\n".join(lines)
+        if dead := _PANE_DEAD.match(lines[-1]):
+            status = int(dead.group(1))
+            state = SessionState.EXITED if status == 0 else SessionState.ERROR
+            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if "To continue this session, run:" in text:
+            return self._reading(SessionState.EXITED, 0.85, f"exit summary (resume id {resume_id(text)})")
+        for marker, what in _SETUP:
+            if marker in text:
+                return self._reading(SessionState.SETUP, 0.85, f"{what}: {marker!r}")
+        if prompt := parse_permission_prompt(lines):
+            choices = " / ".join(f"{c.key}: {c.label}" for c in prompt.choices)
+            detail = f" ({prompt.detail})" if prompt.detail else ""
+            return self._reading(SessionState.WAITING_PERMISSION, 0.9, f"asks {prompt.question!r}{detail}: {choices}")
+        for line in reversed(lines):
+            if working := _WORKING.match(line):
+                return self._reading(
+                    SessionState.WORKING, 0.8, f"{working.group(1)} ({working.group(2)}, esc to interrupt)"
+                )
+        if any(_IDLE.search(line) for line in lines[-4:]):
+            return self._reading(SessionState.IDLE, 0.7, "input box with '? for shortcuts' and nothing running")
+        return None
+
+    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
+        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)
