@@ -1,0 +1,237 @@
+"""One live session: its control client, viewers, journal, output summary and state.
+
+Everything here is driven by tmux's own output: a session that prints nothing costs nothing (no timer, no poll).
+While output flows, one ``output`` timeline event and one state reading happen per interval at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from imcodes_core.daemon.journal import Journal
+from imcodes_core.daemon.keys import LineTracker, input_commands
+from imcodes_core.daemon.sessions import SessionRecord
+from imcodes_core.daemon.stream import SNAPSHOT_FORMAT, OutputSummary, Viewer, plain_text, snapshot_payload
+from imcodes_core.daemon.tmux import ControlClient, Reply, Tmux
+from imcodes_core.protocol.frames import SessionInfo, TimelineEvent
+from imcodes_core.redaction import SecretRegistry, redact
+from imcodes_core.states import UNKNOWN_VERDICT, Observation, StateDetector, StateVerdict, arbitrate
+
+log = logging.getLogger(__name__)
+
+
+class SessionSink(Protocol):
+    """Where a live session reports to (the daemon)."""
+
+    def timeline(self, event: TimelineEvent) -> None: ...
+
+    def updated(self, live: LiveSession) -> None: ...
+
+    def control_lost(self, live: LiveSession) -> None: ...
+
+    def wake(self, session: str) -> None: ...
+
+
+class LiveSession:
+    def __init__(
+        self,
+        record: SessionRecord,
+        tmux: Tmux,
+        journal: Journal,
+        detectors: Sequence[StateDetector],
+        sink: SessionSink,
+        *,
+        viewer_limit: int,
+        secrets: SecretRegistry | None = None,
+    ) -> None:
+        self.record = record
+        self.tmux = tmux
+        self.journal = journal
+        self.detectors = [d for d in detectors if d.applies_to(record.driver)]
+        self.sink = sink
+        self.viewer_limit = viewer_limit
+        self.secrets = secrets
+        self.viewers: dict[str, Viewer] = {}
+        self.summary = OutputSummary()
+        self.lines = LineTracker()
+        self.verdict: StateVerdict = UNKNOWN_VERDICT
+        self.cols = 120
+        self.rows = 40
+        self.pane = b""
+        self.control: ControlClient | None = None
+        self.closing = False
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._detecting = False
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    async def attach(self) -> None:
+        """Start (or restart) the control client and learn the pane and its size."""
+        control = ControlClient(self.tmux, self.name, self._output, lambda: None, self._control_exit)
+        self.control = control
+        await control.start()
+        reply = await control.command(
+            f"display-message -p -t ={self.name}: '#{{pane_id}} #{{pane_width}} #{{pane_height}}'"
+        )
+        parts = reply.text().split()
+        if not reply.ok or len(parts) != 3:
+            await control.close()
+            raise RuntimeError(f"cannot attach to tmux session {self.name}: {reply.text()[:200]}")
+        self.pane = parts[0].encode()
+        self.cols, self.rows = int(parts[1]), int(parts[2])
+        self._detect()
+        for viewer in self.viewers.values():  # a re-attached client: viewers need a screen they can trust
+            viewer.resyncing = True
+            self._snapshot(viewer, reset=True)
+
+    async def detach(self) -> None:
+        self.closing = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._flush_output()
+        if self.control is not None:
+            await self.control.close()
+
+    def _control_exit(self) -> None:
+        if not self.closing:
+            self.sink.control_lost(self)
+
+    # -- timeline ------------------------------------------------------------------------------------------------
+
+    def emit(self, kind: str, data: dict[str, Any] | None = None) -> TimelineEvent:
+        event = self.journal.append(kind, data)
+        self.sink.timeline(event)
+        return event
+
+    def info(self) -> SessionInfo:
+        return SessionInfo(
+            name=self.name,
+            driver=self.record.driver,
+            label=self.record.label,
+            cwd=self.record.cwd,
+            state=str(self.verdict.state),
+            state_reason=self.verdict.to_dict() if self.verdict.readings else None,
+            epoch=self.journal.epoch,
+            seq=self.journal.seq,
+            cols=max(2, min(1000, self.cols)),
+            rows=max(2, min(1000, self.rows)),
+            created_at=self.record.created_at,
+        )
+
+    # -- output --------------------------------------------------------------------------------------------------
+
+    def _output(self, pane: bytes, data: bytes) -> None:
+        if pane != self.pane:
+            return  # another pane someone split off by hand: not this session's stream
+        for viewer in self.viewers.values():
+            if not viewer.output(data):
+                log.info("viewer of %s fell %d bytes behind: reset and fresh snapshot", self.name, viewer.limit)
+                self._snapshot(viewer, reset=True)
+        delay = self.summary.add(data)
+        if delay is not None and self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush_timer)
+
+    def _flush_timer(self) -> None:
+        self._flush_handle = None
+        self._flush_output()
+        self._detect()
+
+    def _flush_output(self) -> None:
+        data = self.summary.take()
+        if data is not None:
+            data["tail"] = redact(str(data["tail"]), self.secrets)
+            self.emit("output", data)
+
+    # -- viewers -------------------------------------------------------------------------------------------------
+
+    def subscribe(self, key: str) -> None:
+        viewer = self.viewers.get(key)
+        if viewer is None:
+            viewer = Viewer(self.viewer_limit, lambda: self.sink.wake(self.name))
+            self.viewers[key] = viewer
+        viewer.resyncing = True
+        self._snapshot(viewer, reset=False)
+
+    def unsubscribe(self, key: str) -> None:
+        self.viewers.pop(key, None)
+
+    def _snapshot(self, viewer: Viewer, *, reset: bool) -> None:
+        if self.control is None:
+            return
+        info: list[str] = []
+        self.control.send(
+            f"display-message -p -t {self.pane.decode()} '{SNAPSHOT_FORMAT}'",
+            lambda reply: info.append(reply.text()),
+        )
+
+        def done(reply: Reply) -> None:
+            # runs in the reader, before any later %output: the snapshot and the stream after it line up exactly
+            if reply.ok and any(v is viewer for v in self.viewers.values()):
+                payload = snapshot_payload(info[0] if info else "", b"\n".join(reply.lines))
+                viewer.snapshot(payload, reset=reset)
+
+        self.control.send(f"capture-pane -p -e -t {self.pane.decode()}", done)
+
+    # -- input and size ------------------------------------------------------------------------------------------
+
+    def input(self, data: str) -> bool:
+        control = self.control
+        if control is None or not control.alive:
+            return False
+        for command in input_commands(self.pane.decode(), data):
+            control.send(command)
+        for line in self.lines.feed(data):
+            self.emit("input", {"text": redact(line, self.secrets)[:2000]})
+        return True
+
+    def resize(self, cols: int, rows: int) -> bool:
+        control = self.control
+        if control is None or not control.alive:
+            return False
+        control.send(f"refresh-client -C {cols}x{rows}")
+        if (cols, rows) != (self.cols, self.rows):
+            self.cols, self.rows = cols, rows
+            self.emit("resized", {"cols": cols, "rows": rows})
+            self.sink.updated(self)
+        return True
+
+    # -- state ---------------------------------------------------------------------------------------------------
+
+    def _detect(self) -> None:
+        """Read the screen and run the detectors (after output settled, or at most once per output interval)."""
+        control = self.control
+        if control is None or self._detecting or not self.detectors:
+            return
+        self._detecting = True
+
+        def done(reply: Reply) -> None:
+            self._detecting = False
+            if reply.ok:
+                self.judge(plain_text(b"\n".join(reply.lines)))
+
+        control.send(f"capture-pane -p -t {self.pane.decode()}", done)
+
+    def judge(self, screen: str, *, pane_dead: bool = False, exit_status: int | None = None) -> None:
+        observation = Observation(
+            driver=self.record.driver, screen=screen, pane_dead=pane_dead, exit_status=exit_status
+        )
+        readings = []
+        for detector in self.detectors:
+            try:
+                readings.append(detector.read(observation))
+            except Exception:  # one broken detector must not blind the others
+                log.exception("state detector %s failed", getattr(detector, "name", detector))
+        verdict = arbitrate(readings)
+        changed = verdict.state != self.verdict.state
+        self.verdict = verdict
+        if changed:
+            self.emit("state.changed", {"state": str(verdict.state), "reason": verdict.reason[:500]})
+            self.sink.updated(self)
