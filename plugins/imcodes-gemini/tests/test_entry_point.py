@@ -12,3 +12,11 @@ def test_entry_point_is_declared_and_loads() -> None:
     record = host.plugin("gemini")
     assert record is not None and record.status is PluginStatus.OK, record
     assert record.distribution == "imcodes-gemini"
+
+
+def test_registers_the_driver_detectors_and_settings_it_declares() -> None:
+    (entry_point,) = [ep for ep in metadata.entry_points(group="imcodes") if ep.name == "gemini"]
+    host = make_plugin_host(PluginSettings(strict=True), entry_points=[entry_point])
+    assert host.agent_driver("gemini").tested_versions == ("0.61.0",)
+    assert {"gemini-screen", "gemini-events"} <= {d.name for d in host.state_detectors()}
+    assert {"gemini_binary", "gemini_base_url", "gemini_skip_trust"} <= {s.name for s in host.settings_specs()}

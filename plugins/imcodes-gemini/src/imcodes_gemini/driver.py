@@ -1,0 +1,40 @@
+"""The Gemini CLI driver: how imcodes launches ``gemini`` in a tmux pane."""
+
+from __future__ import annotations
+
+from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+
+TESTED_VERSIONS = ("0.61.0",)
+CAPABILITIES = frozenset({Capability.RESUME, Capability.INTERRUPT, Capability.APPROVE, Capability.HOOKS})
+
+
+class GeminiDriver(ProcessDriver):
+    """``gemini`` in a pane; ``gemini --resume <id>`` continues an earlier conversation (the command the CLI
+    prints when it exits). ``base_url`` sets ``GOOGLE_GEMINI_BASE_URL`` (e.g. the test kit's fake endpoint);
+    ``skip_trust`` passes ``--skip-trust`` so an untrusted folder does not stop the session at a trust prompt.
+    The API key (``GEMINI_API_KEY``) comes in ``request.env``, never from the driver.
+    """
+
+    name = "gemini"
+    input_delivery = InputDelivery.SEND_KEYS
+    tested_versions = TESTED_VERSIONS
+    interrupt_keys = ("Escape",)  # "Thinking... (esc to cancel, 6s)"
+
+    def __init__(self, executable: str = "gemini", base_url: str = "", skip_trust: bool = False) -> None:
+        self.executable = executable
+        self.base_url = base_url
+        self.skip_trust = skip_trust
+
+    def base_argv(self, request: LaunchRequest) -> list[str]:
+        argv = [self.executable or "gemini"]
+        if self.skip_trust:
+            argv.append("--skip-trust")
+        if request.resume_id:
+            argv += ["--resume", request.resume_id]
+        return argv
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        env = {**request.env, "IMCODES_SESSION": request.session}
+        if self.base_url:
+            env["GOOGLE_GEMINI_BASE_URL"] = self.base_url
+        return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
