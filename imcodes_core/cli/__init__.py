@@ -71,10 +71,12 @@ def build_cli(settings: PluginSettings | None = None) -> cloup.Group:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point. In strict plugin mode a broken plugin is a one-line error and exit status 2."""
-    logging.basicConfig(level=logging.WARNING, format="imcodes: %(message)s")
+    """Console entry point. In strict plugin mode a broken plugin is one line on stderr and exit status 2."""
+    settings = PluginSettings.from_env()
+    # lenient: the host's warnings name each broken plugin; strict: the one error line below says it all
+    logging.basicConfig(level=logging.ERROR if settings.strict else logging.WARNING, format="imcodes: %(message)s")
     try:
-        cli = build_cli()
+        cli = build_cli(settings)
     except PluginError as exc:
         print(f"imcodes: plugin error (IMCODES_STRICT_PLUGINS is on): {exc}", file=sys.stderr)
         raise SystemExit(2) from None

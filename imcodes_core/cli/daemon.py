@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
+import inspect
 import runpy
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 import click
@@ -37,7 +40,13 @@ def run_daemon(argv: list[str]) -> None:
             f"the daemon is not part of this imcodes-core ({DAEMON_PACKAGE} has no entry point)"
         )
     home = Path(argv[argv.index("--home") + 1]) if "--home" in argv else None
-    run(home)
+    result = run(home)
+    if inspect.isawaitable(result):
+        asyncio.run(_wait(result))
+
+
+async def _wait(awaitable: Awaitable[object]) -> None:
+    await awaitable
 
 
 @click.command("daemon")
