@@ -1,0 +1,126 @@
+"""Every HTTP route registered on the app (app.url_map, so routes added later are covered too) is tried with no
+credentials, a garbage session cookie, an expired session cookie and as another user: all denied, nothing of the
+victim's in the body, no stack trace, no 5xx. Every POST also needs the CSRF token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from imcodes_server import auth
+from imcodes_server.models import Machine, WebSession, hash_token, new_token
+
+pytestmark = pytest.mark.postgres
+
+DENIED = {401, 403, 404, 429}
+# Routes anyone may call, and why. Everything else must refuse a request without a valid session.
+PUBLIC = {
+    "auth.health": "liveness probe, returns {ok: true}",
+    "auth.follow_login_link": "the path token is the credential; unknown tokens get 403 (429 when repeated)",
+    "web.static_file": "the web client's code and icons hold no secrets",
+    "web.service_worker": "the PWA service worker script",
+}
+# POST routes that are not authenticated by the session cookie, so carry no CSRF token, and why that is safe.
+NO_CSRF = {
+    "auth.second_factor_submit": "authenticated by the SameSite=Strict pending cookie (path /auth/), Origin checked",
+}
+VICTIM = "alice-4kq9"
+
+
+def _http_routes(app) -> list[tuple[str, str, object]]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if getattr(rule, "websocket", False):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, rule))
+    return routes
+
+
+def _url(rule, values: dict[str, str]) -> str:
+    """The rule's path with the victim's resource ids (or harmless placeholders) filled in."""
+    arguments = {}
+    for name in rule.arguments:
+        if name in values:
+            arguments[name] = values[name]
+        elif "machine" in name:
+            arguments[name] = values["machine_id"]
+        elif "session" in name:
+            arguments[name] = str(values["session_id"])
+        else:
+            arguments[name] = "1" if "int" in str(rule._converters.get(name, "")).lower() else "victim-thing"
+    return rule.build(arguments, append_unknown=False)[1]
+
+
+@pytest.fixture
+async def victim(sign_in):
+    alice = await sign_in(name=VICTIM)
+    machine_token = await auth.pair_machine(alice.user, f"m-{VICTIM}", f"{VICTIM}-box")
+    await Machine.filter(id=f"m-{VICTIM}").update(last_seen=auth.now())
+    session = await WebSession.get(user_id=alice.user.id)
+    expired_token = new_token()
+    await WebSession.create(
+        user=alice.user,
+        token_hash=hash_token(expired_token),
+        csrf_token=new_token(),
+        expires_at=auth.now() - timedelta(minutes=1),
+    )
+    values = {"machine_id": f"m-{VICTIM}", "session_id": str(session.id), "token": "garbage-token"}
+    values["filename"] = "app.js"
+    markers = [VICTIM, alice.csrf, machine_token, hash_token(machine_token)]
+    return alice, values, markers, expired_token
+
+
+async def _check(response, endpoint: str, who: str, markers: list[str]) -> int:
+    body = await response.get_data(as_text=True)
+    assert response.status_code < 500, f"{endpoint} as {who}: {response.status_code}"
+    assert "Traceback" not in body and 'File "' not in body, f"{endpoint} as {who} shows a stack trace"
+    leaked = [marker for marker in markers if marker in body]
+    assert not leaked, f"{endpoint} as {who} leaked the victim's data"
+    return response.status_code
+
+
+async def test_every_route_refuses_strangers(app, victim, sign_in) -> None:
+    alice, values, markers, expired_token = victim
+    routes = _http_routes(app)
+    assert {"api.devices", "api.revoke_machine", "auth.logout_everywhere"} <= {r[0] for r in routes}
+    for endpoint, method, rule in routes:
+        url = _url(rule, values)
+        strangers = {
+            "nobody": {},
+            "garbage cookie": {"Cookie": f"{auth.SESSION_COOKIE}={new_token()}"},
+            "expired session": {"Cookie": f"{auth.SESSION_COOKIE}={expired_token}"},
+        }
+        for who, headers in strangers.items():
+            response = await app.test_client().open(url, method=method, headers=headers)
+            status = await _check(response, endpoint, who, markers)
+            if endpoint not in PUBLIC:
+                assert status in DENIED, f"{method} {url} as {who} answered {status}"
+
+        # Another user, with a valid session and CSRF token of their own (so only authorisation is tested).
+        bob = await sign_in(name="bob", owner=False)
+        response = await bob.client.open(url, method=method, headers=bob.headers())
+        status = await _check(response, endpoint, "another user", markers)
+        if rule.arguments and endpoint not in PUBLIC:
+            assert status in DENIED, f"{method} {url} as another user answered {status}"
+
+    # Nothing the strangers sent changed the victim's state.
+    assert (await Machine.get(id=values["machine_id"])).revoked_at is None
+    assert (await alice.client.get("/api/me")).status_code == 200
+
+
+async def test_every_post_needs_the_csrf_token(app, victim) -> None:
+    alice, values, _, _ = victim
+    for endpoint, method, rule in _http_routes(app):
+        if method == "GET" or endpoint in PUBLIC or endpoint in NO_CSRF:
+            continue
+        url = _url(rule, values)
+        for label, headers in {"no token": {}, "wrong token": {"X-CSRF-Token": new_token()}}.items():
+            response = await alice.client.open(url, method=method, headers=headers)
+            body = await response.get_json()
+            assert response.status_code == 403, f"{method} {url} with {label}: {response.status_code}"
+            assert body["error"]["code"] == "bad_csrf"
+        foreign = await alice.client.open(url, method=method, headers=alice.headers(Origin="http://evil.example"))
+        assert foreign.status_code == 403, f"{method} {url} from another origin"
+    assert (await Machine.get(id=values["machine_id"])).revoked_at is None
+    assert (await alice.client.get("/api/me")).status_code == 200
