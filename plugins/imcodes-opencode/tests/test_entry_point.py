@@ -12,3 +12,11 @@ def test_entry_point_is_declared_and_loads() -> None:
     record = host.plugin("opencode")
     assert record is not None and record.status is PluginStatus.OK, record
     assert record.distribution == "imcodes-opencode"
+
+
+def test_registers_the_driver_detectors_and_settings_it_declares() -> None:
+    (entry_point,) = [ep for ep in metadata.entry_points(group="imcodes") if ep.name == "opencode"]
+    host = make_plugin_host(PluginSettings(strict=True), entry_points=[entry_point])
+    assert host.agent_driver("opencode").tested_versions == ("1.18.33",)
+    assert {"opencode-screen", "opencode-events"} <= {d.name for d in host.state_detectors()}
+    assert {"opencode_binary", "opencode_offline"} <= {s.name for s in host.settings_specs()}

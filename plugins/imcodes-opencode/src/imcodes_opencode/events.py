@@ -1,0 +1,81 @@
+"""OpenCode's server-sent events, read into a state.
+
+Started with ``--port N``, the TUI serves ``GET /event``: one JSON object per event with ``type`` and
+``properties``. :func:`sse_event` makes an :class:`AgentEvent` of one. Subscribing to the stream is the daemon's
+work (issue 5); this module only reads what it says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from imcodes_core.states import (
+    AgentEvent,
+    Observation,
+    SessionState,
+    SignalSource,
+    StateDetector,
+    StateReading,
+    WorkDetail,
+)
+
+
+def sse_event(event: Mapping[str, Any], at: float) -> AgentEvent:
+    properties = event.get("properties")
+    return AgentEvent(str(event.get("type", "")), at, dict(properties) if isinstance(properties, Mapping) else {})
+
+
+def _get(data: Mapping[str, Any], *keys: str) -> Any:
+    value: Any = data
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+class OpenCodeEventDetector(StateDetector):
+    name = "opencode-events"
+    drivers = frozenset({"opencode"})
+
+    def read(self, observation: Observation) -> StateReading | None:
+        for event in reversed(observation.events):
+            reading = self._read_event(event.kind, event.data if isinstance(event.data, Mapping) else {})
+            if reading is not None:
+                return reading
+        return None
+
+    def _read_event(self, kind: str, data: Mapping[str, Any]) -> StateReading | None:
+        if kind == "server.connected":
+            return self._reading(SessionState.IDLE, 0.6, "server.connected: the TUI is up, no prompt yet")
+        if kind == "session.status":
+            status = _get(data, "status", "type")
+            if status == "busy":
+                return self._reading(SessionState.WORKING, 0.9, "session.status busy", WorkDetail.THINKING)
+            if status == "idle":
+                return self._reading(SessionState.IDLE, 0.95, "session.status idle")
+            return None
+        if kind == "session.idle":
+            return self._reading(SessionState.IDLE, 0.95, "session.idle")
+        if kind == "tui.command.execute" and data.get("command") == "prompt.submit":
+            return self._reading(SessionState.WORKING, 0.85, "prompt submitted", WorkDetail.THINKING)
+        if kind == "permission.asked":
+            patterns = data.get("patterns")
+            what = ", ".join(p for p in patterns if isinstance(p, str)) if isinstance(patterns, list) else ""
+            evidence = f"permission.asked: {data.get('permission', 'a tool')}" + (f" {what!r}" if what else "")
+            return self._reading(SessionState.WAITING_PERMISSION, 0.95, evidence)
+        if kind == "permission.replied":
+            return self._reading(SessionState.WORKING, 0.9, f"permission.replied {data.get('reply', '')}".strip())
+        if kind == "message.part.updated" and _get(data, "part", "type") == "tool":
+            status = _get(data, "part", "state", "status")
+            if status == "running":
+                tool = _get(data, "part", "tool")
+                return self._reading(SessionState.WORKING, 0.9, f"tool {tool} running", WorkDetail.TOOL_RUNNING)
+            return None
+        if kind == "message.part.delta":
+            return self._reading(SessionState.WORKING, 0.85, "assistant text streaming", WorkDetail.STREAMING)
+        return None  # heartbeats, diffs, message and session metadata say nothing about the state
+
+    def _reading(
+        self, state: SessionState, confidence: float, evidence: str, detail: WorkDetail | None = None
+    ) -> StateReading:
+        return StateReading(state, confidence, evidence, self.name, SignalSource.STRUCTURED, detail)
