@@ -164,7 +164,7 @@ class ServerLink:
             ws = await connect(
                 settings.ws_url,
                 additional_headers={"Authorization": f"Bearer {settings.token}"},
-                max_size=MAX_TEXT_FRAME_BYTES,
+                max_size=4 * MAX_TEXT_FRAME_BYTES,  # a little oversized gets an error frame, not a 1009 close
                 compression=None,
                 proxy=None,
                 ping_interval=None,  # our JSON pings, only when idle (LINK.md)
