@@ -1,0 +1,47 @@
+"""The Qwen Code driver, in a tmux pane for now (the stream-json / ACP transport comes with issue 5)."""
+
+from __future__ import annotations
+
+from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+
+TESTED_VERSIONS = ("0.24.4",)
+# No RESUME: the fixtures do not record how Qwen Code resumes a session.
+CAPABILITIES = frozenset({Capability.APPROVE})
+
+
+class QwenDriver(ProcessDriver):
+    """``qwen`` in a pane, with ``--approval-mode default`` so tool calls ask first (Qwen's default approves on
+    its own). With ``base_url`` set, the session talks to an OpenAI-compatible endpoint: ``--auth-type openai``
+    plus ``OPENAI_BASE_URL`` (and ``OPENAI_MODEL`` when ``model`` is set); ``OPENAI_API_KEY`` comes in
+    ``request.env``, never from the driver.
+    """
+
+    name = "qwen"
+    input_delivery = InputDelivery.SEND_KEYS
+    tested_versions = TESTED_VERSIONS
+
+    def __init__(
+        self, executable: str = "qwen", approval_mode: str | None = "default", base_url: str = "", model: str = ""
+    ) -> None:
+        self.executable = executable
+        self.approval_mode = approval_mode
+        self.base_url = base_url
+        self.model = model
+
+    def base_argv(self, request: LaunchRequest) -> list[str]:
+        if request.resume_id:
+            raise ValueError("the qwen driver cannot resume a conversation yet (no recorded way to do it)")
+        argv = [self.executable or "qwen"]
+        if self.base_url:
+            argv += ["--auth-type", "openai"]
+        if self.approval_mode:
+            argv += ["--approval-mode", self.approval_mode]
+        return argv
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        env = {**request.env, "IMCODES_SESSION": request.session}
+        if self.base_url:
+            env["OPENAI_BASE_URL"] = self.base_url
+        if self.model:
+            env["OPENAI_MODEL"] = self.model
+        return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)

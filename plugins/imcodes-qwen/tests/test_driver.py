@@ -1,0 +1,34 @@
+"""The Qwen Code driver: the core's contract, plus its approval mode and OpenAI-compatible endpoint."""
+
+from pathlib import Path
+
+import pytest
+from imcodes_qwen.driver import QwenDriver
+from imcodes_qwen.plugin import make_driver
+
+from imcodes_core.drivers import LaunchRequest
+from imcodes_core.testing.contracts import AgentDriverContract
+
+
+class TestQwenDriverContract(AgentDriverContract):
+    @pytest.fixture
+    def driver(self) -> QwenDriver:
+        return QwenDriver()
+
+
+def test_default_launch_asks_before_tools(tmp_path: Path) -> None:
+    plan = QwenDriver().launch_plan(LaunchRequest(session="s1", cwd=tmp_path))
+    assert list(plan.argv) == ["qwen", "--approval-mode", "default"] and plan.env == {"IMCODES_SESSION": "s1"}
+
+
+def test_an_openai_compatible_endpoint_uses_the_flags_and_env_of_the_fixtures_readme(tmp_path: Path) -> None:
+    driver = make_driver({"IMCODES_QWEN_BASE_URL": "http://127.0.0.1:8765/v1", "IMCODES_QWEN_MODEL": "fake-model"})
+    plan = driver.launch_plan(LaunchRequest(session="s", cwd=tmp_path, env={"OPENAI_API_KEY": "k"}))
+    assert list(plan.argv) == ["qwen", "--auth-type", "openai", "--approval-mode", "default"]
+    assert plan.env["OPENAI_BASE_URL"] == "http://127.0.0.1:8765/v1"
+    assert plan.env["OPENAI_MODEL"] == "fake-model" and plan.env["OPENAI_API_KEY"] == "k"
+
+
+def test_resume_is_refused_rather_than_silently_dropped(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot resume"):
+        QwenDriver().launch_plan(LaunchRequest(session="s", cwd=tmp_path, resume_id="x"))
