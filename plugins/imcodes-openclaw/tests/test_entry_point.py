@@ -12,3 +12,11 @@ def test_entry_point_is_declared_and_loads() -> None:
     record = host.plugin("openclaw")
     assert record is not None and record.status is PluginStatus.OK, record
     assert record.distribution == "imcodes-openclaw"
+
+
+def test_registers_the_driver_detector_and_setting_it_declares() -> None:
+    (entry_point,) = [ep for ep in metadata.entry_points(group="imcodes") if ep.name == "openclaw"]
+    host = make_plugin_host(PluginSettings(strict=True), entry_points=[entry_point])
+    assert host.agent_driver("openclaw").tested_versions == ("2026.9.6",)
+    assert "openclaw-screen" in {d.name for d in host.state_detectors()}
+    assert "openclaw_binary" in {s.name for s in host.settings_specs()}
