@@ -5,6 +5,7 @@ positions, commands with ids) and records everything the daemon sends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
@@ -66,8 +67,8 @@ class Peer:
             if self.ws is ws:
                 self.ws = None
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 10.0, what: str = "") -> Any:
+        deadline = time.monotonic() + within
         while True:
             self._arrived.clear()
             found = predicate()
@@ -76,22 +77,20 @@ class Peer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"timed out waiting for {what or predicate}")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.2))
-            except TimeoutError:
-                pass
 
     async def send_raw(self, raw: str | bytes) -> None:
         ws = await self.wait_for(lambda: self.ws, what="a daemon connection")
         await ws.send(raw)
 
-    async def command(self, type_: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+    async def command(self, type_: str, within: float = 10.0, **fields: Any) -> dict[str, Any]:
         frame_id = f"c-{uuid.uuid4().hex[:12]}"
         await self.send_raw(json.dumps({"v": 1, "type": type_, "id": frame_id, **fields}))
-        return await self.ack(frame_id, timeout)
+        return await self.ack(frame_id, within)
 
-    async def ack(self, frame_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        return await self.wait_for(lambda: self.find("ack", ref=frame_id), timeout, f"ack of {frame_id}")
+    async def ack(self, frame_id: str, within: float = 10.0) -> dict[str, Any]:
+        return await self.wait_for(lambda: self.find("ack", ref=frame_id), within, f"ack of {frame_id}")
 
     def find(self, type_: str, **match: Any) -> dict[str, Any] | None:
         for frame in self.frames:
@@ -166,8 +165,8 @@ class Harness:
         assert ack["ok"], ack
         return str(ack["result"]["session"]["name"])
 
-    async def screen_shows(self, session: str, text: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
+    async def screen_shows(self, session: str, text: str, within: float = 10.0) -> str:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             screen = self.tmux("capture-pane", "-p", "-t", f"={session}:").stdout
             if text in screen:
