@@ -51,7 +51,7 @@ def _unit(value: float) -> float:
 def score(candidate: Candidate, project: str | None, now: float) -> float:
     """0.40 similarity + 0.25 recency (half-life 14 days) + 0.15 frequency + 0.20 same project, in [0, 1]."""
     age_days = max(0.0, now - candidate.record.created_at) / _DAY
-    recency = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
+    recency: float = 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
     same_project = 1.0 if project is not None and candidate.record.project == project else 0.0
     return (
         WEIGHT_SIMILARITY * _unit(candidate.similarity)

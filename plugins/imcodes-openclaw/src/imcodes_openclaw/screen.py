@@ -35,13 +35,13 @@ class OpenClawScreenDetector(StateDetector):
             match = _STATUS.match(lines[index])
             if match is None:
                 continue
-            state = _KNOWN.get(match.group(3))
-            if state is None:
+            known = _KNOWN.get(match.group(3))
+            if known is None:
                 return None
             evidence = f"status line {lines[index].strip()!r}"
-            if state is SessionState.ERROR and index > 0:
+            if known is SessionState.ERROR and index > 0:
                 evidence += f" after {lines[index - 1].strip()[:100]!r}"
-            return self._reading(state, 0.75, evidence)
+            return self._reading(known, 0.75, evidence)
         return None
 
     def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
