@@ -178,7 +178,9 @@ class Peers:
         await ws.send(frame("sessions.sync", sessions=sessions or []))
         return ws, ok
 
-    async def browser(self, user: User, *, max_queue: int = 64) -> tuple[ClientConnection, dict[str, Any]]:
+    async def browser(
+        self, user: User, *, max_queue: int = 64, close_timeout: float = 10.0
+    ) -> tuple[ClientConnection, dict[str, Any]]:
         """A signed-in browser; returns (socket, its first `machines` frame)."""
         ticket = await auth.mint_ws_ticket(user)
         ws = await connect(
@@ -188,6 +190,7 @@ class Peers:
             compression=None,
             max_size=None,
             max_queue=max_queue,
+            close_timeout=close_timeout,
         )
         self._open.append(ws)
         machines = await next_frame(ws)

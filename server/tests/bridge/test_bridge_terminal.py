@@ -158,3 +158,13 @@ async def test_disconnect_machine_closes_the_daemon_link_at_once(peers, served) 
     assert served.hub.daemon(machine) is None
     await bridge.disconnect_machine(served.app, machine)  # idempotent
     await bridge.disconnect_machine(served.app, "m-unknown")
+
+
+async def test_close_connections_ends_every_socket_at_once(peers, served) -> None:
+    user = await peers.user()
+    machine, token = await peers.machine(user)
+    daemon, _ = await peers.daemon(token, machine)
+    browser, _ = await peers.browser(user)
+    await bridge.close_connections(served.app)
+    assert await _closed_code(daemon) == 1001
+    assert await _closed_code(browser) == 1001
