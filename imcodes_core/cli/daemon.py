@@ -56,6 +56,8 @@ async def _wait(awaitable: Awaitable[object]) -> None:
     default=None,
     help="imcodes data directory (default: IMCODES_HOME or ~/.imcodes).",
 )
-def daemon_command(home: Path | None) -> None:
+@click.option("--log-level", default=None, help="DEBUG, INFO or WARNING (the daemon's default: INFO).")
+def daemon_command(home: Path | None, log_level: str | None) -> None:
     """Run the daemon in the foreground (tmux sessions, agent drivers, the server link)."""
-    run_daemon(["--home", str(home)] if home is not None else [])
+    argv = ["--home", str(home)] if home is not None else []
+    run_daemon([*argv, "--log-level", log_level] if log_level else argv)
