@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2_000_000)
     args = parser.parse_args()
-    total = sum(len(f"{i}\n") for i in range(1, args.count + 1))
+    total = sum(len(str(i)) + 2 for i in range(1, args.count + 1))  # the pty turns each \n into \r\n
     say(f"baseline: seq 1 {args.count} ({total / 1e6:.1f} MB) to a tmux control client alone")
     base_seconds, _ = baseline(args.count)
     result = chain(args.count)
