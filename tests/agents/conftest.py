@@ -1,0 +1,428 @@
+"""Harness for the real-CLI tests: a real agent CLI in tmux, offline, watched the way the daemon watches it.
+
+- The CLIs come from ``scripts/install-agent-clis.sh`` (folder ``$IMCODES_AGENT_CLI_DIR``, default
+  ``~/.cache/imcodes/agent-clis``); a test whose CLI is not there is skipped with the reason.
+- ``agent_pane`` starts a command in a 120x40 pane on the test's private tmux socket. The tmux server is started
+  with a clean environment (HOME in tmp_path, PATH with node 24 and the CLIs first, the fake endpoint's variables),
+  so nothing of the developer's own configuration or keys reaches the CLI.
+- A poller reads the pane every 100 ms (``capture-pane`` plus ``#{pane_dead}``) into an :class:`Observation`, runs
+  every state detector the plugin host has for that driver and keeps each change of the arbitrated verdict: the
+  trail the tests assert on. When no plugin has a detector for the driver yet, the test module's screen markers
+  stand in for it.
+- Teardown kills the tmux server and then any process still running with the test's HOME (agents spawn helpers
+  that leave the pane's session, like Codex's app-server daemon).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from imcodes_core.host import make_plugin_host
+from imcodes_core.states import (
+    Observation,
+    SessionState,
+    SignalSource,
+    StateDetector,
+    StateReading,
+    StateVerdict,
+    arbitrate,
+)
+
+POLL_SECONDS = 0.1
+WIDTH, HEIGHT = 120, 40
+GENERIC_DETECTORS = frozenset({"pane-life", "generic-screen"})
+TOOL_FILE = "fake_tool_output.txt"  # what the fake model's tool call writes in the project folder
+TOOL_MARK = "FAKE_TOOL_OK"
+
+
+def agent_cli_dir() -> Path:
+    return Path(os.environ.get("IMCODES_AGENT_CLI_DIR") or Path.home() / ".cache/imcodes/agent-clis")
+
+
+def installed_cli(name: str) -> tuple[Path, str]:
+    """The CLI's command and version from the install folder, or skip the test saying why it is missing."""
+    folder = agent_cli_dir()
+    versions = folder / "versions.json"
+    if not versions.is_file():
+        pytest.skip(f"agent CLIs not installed: no {versions} (run scripts/install-agent-clis.sh)")
+    info = json.loads(versions.read_text(encoding="utf-8")).get("clis", {}).get(name)
+    if info is None:
+        pytest.skip(f"{name} is not installed in {folder} (run scripts/install-agent-clis.sh {name})")
+    command = folder / "bin" / str(info["command"])
+    if not command.exists():
+        pytest.skip(f"{name} is listed in {versions} but {command} is missing (run scripts/install-agent-clis.sh)")
+    if info.get("version") != info.get("pinned"):
+        pytest.skip(f"{name} {info.get('version')} is installed but the tests need {info.get('pinned')}")
+    return command, str(info["version"])
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One change of the arbitrated state, with the screen that caused it (for failure messages)."""
+
+    state: SessionState
+    at: float
+    reason: str
+    screen: str
+
+
+class MarkerDetector(StateDetector):
+    """Screen markers from a test module, standing in until a plugin registers a detector for the driver.
+
+    ``markers`` are tried in order; the first regex found in the last ``tail`` non-blank lines gives the state.
+    """
+
+    def __init__(self, driver: str, markers: Sequence[tuple[SessionState, str]], tail: int = 12) -> None:
+        self.name = f"{driver}-test-markers"
+        self.drivers = frozenset({driver})
+        self.markers = [(state, re.compile(pattern, re.MULTILINE)) for state, pattern in markers]
+        self.tail = tail
+
+    def read(self, observation: Observation) -> StateReading | None:
+        lines = [line.rstrip() for line in observation.screen.splitlines() if line.strip()]
+        if not lines:
+            return StateReading(SessionState.STARTING, 0.6, "screen is empty", self.name)
+        text = "\n".join(lines[-self.tail :])
+        for state, pattern in self.markers:
+            if match := pattern.search(text):
+                return StateReading(state, 0.6, f"screen shows {match.group(0)!r}", self.name, SignalSource.SCREEN)
+        return None
+
+
+def detectors_for(driver: str, markers: Sequence[tuple[SessionState, str]]) -> tuple[list[StateDetector], bool]:
+    """Every detector the plugin host has for ``driver``; the test's markers when only generic ones apply.
+
+    Returns the detectors and whether a plugin's own detector is among them.
+    """
+    found = [spec.detector for spec in make_plugin_host().state_detectors() if spec.detector.applies_to(driver)]
+    from_plugin = any(getattr(d, "name", "") not in GENERIC_DETECTORS for d in found)
+    if from_plugin:
+        return found, True
+    pane_life = [d for d in found if getattr(d, "name", "") == "pane-life"]
+    return [*pane_life, MarkerDetector(driver, markers)], False
+
+
+@dataclass
+class AgentPane:
+    """A real CLI in a tmux pane on a private socket, watched by a 100 ms poller."""
+
+    tmux: str
+    socket: str
+    driver: str
+    detectors: list[StateDetector]
+    target: str = "agent"
+    from_plugin: bool = False  # whether a plugin's own detector reads this pane (else the test's markers)
+    version: str = ""
+    home: Path | None = None  # the agent's HOME: finds its processes for failure messages
+    trail: list[Seen] = field(default_factory=list)
+    started_at: float = 0.0
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _poller: threading.Thread | None = None
+
+    def run_tmux(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        done = subprocess.run(
+            [self.tmux, "-L", self.socket, *args], capture_output=True, text=True, timeout=10, env=env, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args[:2])} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+        # The server takes its environment from this first client: only `env` reaches the agent.
+        self.run_tmux(
+            "-f", "/dev/null", "start-server", ";",
+            "set", "-g", "remain-on-exit", "on", ";",  # a dead pane stays to report #{pane_dead_status}
+            "set", "-g", "focus-events", "on", ";",  # Claude's screens stay clean with focus events
+            "new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-s", self.target, "-c", str(cwd),
+            "--", *argv,
+            env=env,
+        )  # fmt: skip
+        self.started_at = time.monotonic()
+        self._poller = threading.Thread(target=self._poll, name=f"poll-{self.driver}", daemon=True)
+        self._poller.start()
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def screen(self) -> str:
+        return self.run_tmux("capture-pane", "-p", "-t", self.target)
+
+    def pane_status(self) -> tuple[bool, int | None, int | None]:
+        """Whether the pane is dead, its exit status and the signal that ended it (tmux knows one or the other)."""
+        fields = self.run_tmux(
+            "display", "-p", "-t", self.target, "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}"
+        ).strip()
+        dead, status, killed_by = [*fields.split("|"), "", ""][:3]
+        return dead == "1", int(status) if status else None, int(killed_by) if killed_by else None
+
+    def exit_status(self, timeout: float = 10.0) -> tuple[int | None, int | None]:
+        """(status, signal) once the pane is dead: an agent may print its exit summary a while before it ends."""
+        deadline = time.monotonic() + timeout
+        while True:
+            dead, status, killed_by = self.pane_status()
+            if dead and (status is not None or killed_by is not None):
+                return status, killed_by
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.driver}'s pane is not dead {timeout} s after it exited\n{self.describe()}")
+            time.sleep(POLL_SECONDS)
+
+    def verdict(self) -> tuple[StateVerdict, str]:
+        screen = self.screen()
+        dead, status, _ = self.pane_status()
+        observation = Observation(self.driver, screen, (), dead, status, time.time())
+        return arbitrate(d.read(observation) for d in self.detectors), screen
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                verdict, screen = self.verdict()
+            except (RuntimeError, subprocess.TimeoutExpired):
+                if self._stop.is_set():
+                    return
+                raise
+            with self._changed:
+                if not self.trail or self.trail[-1].state != verdict.state:
+                    self.trail.append(Seen(verdict.state, time.monotonic() - self.started_at, verdict.reason, screen))
+                    self._changed.notify_all()
+            self._stop.wait(POLL_SECONDS)
+
+    @property
+    def state(self) -> SessionState | None:
+        with self._changed:
+            return self.trail[-1].state if self.trail else None
+
+    def states(self) -> list[SessionState]:
+        with self._changed:
+            return [seen.state for seen in self.trail]
+
+    def wait_for(self, *states: SessionState, timeout: float = 20.0) -> Seen:
+        """Wait (bounded) until the current state is one of ``states``; fail with the trail and screen if not."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if self.trail and self.trail[-1].state in states:
+                    return self.trail[-1]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(min(remaining, POLL_SECONDS))
+        pytest.fail(f"{self.driver} never reached {'/'.join(states)} within {timeout} s\n{self.describe()}")
+
+    def describe(self) -> str:
+        with self._changed:
+            trail = "\n".join(f"  {s.at:6.2f}s {s.state}: {s.reason}" for s in self.trail)
+        try:
+            screen = self.screen()
+        except RuntimeError as exc:
+            screen = f"(no screen: {exc})"
+        processes = ""
+        with contextlib.suppress(RuntimeError, ValueError):
+            pid = int(self.run_tmux("display", "-p", "-t", self.target, "#{pane_pid}").strip())
+            processes = f"  pane process {pid}: {describe_process(pid)}\n"
+        if self.home is not None:
+            processes += "\n".join(f"  {pid}: {describe_process(pid)}" for pid in processes_with_home(self.home))
+        return f"trail:\n{trail}\nscreen now:\n{screen}\nprocesses with the agent's HOME:\n{processes}"
+
+    # -- input --------------------------------------------------------------------------------------------------
+
+    def type_line(self, text: str, *, timeout: float = 5.0) -> None:
+        """Type ``text`` literally, wait (bounded) until it is painted, then press Enter as a separate key."""
+        self.run_tmux("send-keys", "-t", self.target, "-l", text)
+        deadline = time.monotonic() + timeout
+        while text not in self.screen():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.driver} never showed the typed text {text!r}\n{self.describe()}")
+            time.sleep(POLL_SECONDS)
+        self.keys("Enter")
+
+    def answer(self, keys: Sequence[str], *, attempts: int = 5, settle: float = 1.0) -> None:
+        """Answer the permission prompt, verified: resend when the prompt is still up after ``settle`` seconds.
+
+        TUIs ignore keys for a moment after a dialog appears (so a stray Enter cannot approve by accident).
+        """
+        for _ in range(attempts):
+            self.keys(*keys)
+            deadline = time.monotonic() + settle
+            while time.monotonic() < deadline:
+                if self.state is not SessionState.WAITING_PERMISSION:
+                    return
+                time.sleep(POLL_SECONDS)
+        pytest.fail(f"{self.driver} kept asking after {attempts} answers {list(keys)}\n{self.describe()}")
+
+    def keys(self, *keys: str) -> None:
+        self.run_tmux("send-keys", "-t", self.target, *keys)
+
+    def standard_session(
+        self,
+        world: AgentWorld,
+        *,
+        approve: Sequence[str],
+        exit_line: str | None = None,
+        exit_keys: Sequence[str] = (),
+        ready_timeout: float = 30.0,
+    ) -> list[SessionState]:
+        """The scenario every CLI goes through; returns the trail of states (consecutive repeats merged).
+
+        start -> idle; a slow text prompt -> working -> idle; a prompt whose answer is a tool call -> waiting for
+        permission -> ``approve`` keys -> working (the tool sleeps 1 s) -> idle; ``exit_line`` or ``exit_keys`` ->
+        exited with status 0.
+        """
+        S = SessionState  # noqa: N806 (reads like the enum it is)
+        first = self.wait_for(S.IDLE, timeout=ready_timeout)
+        assert self.trail[0].state in (S.STARTING, S.SETUP), self.describe()
+        assert first.state is S.IDLE
+
+        self.type_line("Say hello SLOWLY please")
+        self.wait_for(S.WORKING, timeout=10)
+        self.wait_for(S.IDLE, timeout=20)
+        assert "FAKE_OK" in self.screen(), self.describe()
+
+        self.type_line("Please RUNTOOL now")
+        self.wait_for(S.WAITING_PERMISSION, timeout=20)
+        assert not world.tool_output.exists(), "the tool ran before it was approved"
+        self.answer(approve)
+        self.wait_for(S.WORKING, timeout=10)
+        self.wait_for(S.IDLE, timeout=20)
+        assert world.tool_output.read_text().strip() == TOOL_MARK, self.describe()
+        assert "FAKE_TOOL_DONE" in self.screen(), self.describe()
+
+        if exit_line is not None:
+            self.type_line(exit_line)
+        if exit_keys:
+            self.keys(*exit_keys)
+        self.wait_for(S.EXITED, timeout=15)
+        assert self.exit_status() == (0, None), self.describe()
+        states = self.states()
+        assert S.ERROR not in states, self.describe()
+        return states
+
+    def assert_in_order(self, expected: Sequence[SessionState]) -> None:
+        """``expected`` appears in the trail in this order (other states may come between, as real TUIs redraw)."""
+        states = iter(self.states())
+        missing = [state for state in expected if not any(seen == state for seen in states)]
+        assert not missing, f"expected {[str(s) for s in expected]} in order, {missing[0]} missing\n{self.describe()}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=5)
+
+
+def processes_with_home(home: Path) -> list[int]:
+    """Every process whose environment has HOME=home: what the agent (and its helpers) still run."""
+    marker = f"HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def describe_process(pid: int) -> str:
+    try:
+        status = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, IndexError):
+        return "(gone)"
+    return f"[{status}] {argv[:150]}"
+
+
+def stop_processes_with_home(home: Path, grace: float = 3.0) -> list[int]:
+    """Wait up to ``grace`` seconds for them to exit by themselves, then SIGKILL the rest; the pids killed."""
+    deadline = time.monotonic() + grace
+    while (left := processes_with_home(home)) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWorld:
+    """Where one CLI runs: its HOME, its project folder, the environment the tmux server starts with."""
+
+    home: Path
+    project: Path
+    env: dict[str, str]
+
+    @property
+    def tool_output(self) -> Path:
+        """The file the fake model's tool call writes once the CLI runs it (after the approval)."""
+        return self.project / TOOL_FILE
+
+
+@pytest.fixture
+def agent_world(tmp_path: Path, fake_model_endpoint: object) -> AgentWorld:
+    from imcodes_core.testing.model_endpoint import FakeModelEndpoint
+
+    assert isinstance(fake_model_endpoint, FakeModelEndpoint)
+    # The tool call writes a file, so every CLI asks before running it (read-only commands may be auto-allowed),
+    # and sleeps a second, so the working state after the approval lasts long enough to be seen.
+    fake_model_endpoint.behaviour = replace(
+        fake_model_endpoint.behaviour, tool_command=f"sleep 1 && echo {TOOL_MARK} > {TOOL_FILE}", slow_seconds=2.0
+    )
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    for folder in (home, project, home / ".config", home / ".cache", home / ".local/share", tmp_path / "tmp"):
+        folder.mkdir(parents=True, exist_ok=True)
+    env = {
+        "HOME": str(home),
+        "PATH": f"{agent_cli_dir() / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(tmp_path / "tmp"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local/share"),
+        "IMCODES_SESSION": "agent-cli-test",
+        "NO_UPDATE_NOTIFIER": "1",
+        **fake_model_endpoint.agent_env(),
+    }
+    return AgentWorld(home, project, env)
+
+
+@pytest.fixture
+def agent_pane(tmux_socket: str, agent_world: AgentWorld) -> Iterator[Callable[..., AgentPane]]:
+    """``agent_pane(cli, args, markers)``: start the installed ``cli`` with ``args`` in the world's project folder.
+
+    Skips when the CLI is not installed; everything it started is stopped at teardown.
+    """
+    tmux = shutil.which("tmux")
+    assert tmux is not None  # the tmux_socket fixture skips without tmux
+    panes: list[AgentPane] = []
+
+    def start(driver: str, args: Sequence[str], markers: Sequence[tuple[SessionState, str]]) -> AgentPane:
+        command, version = installed_cli(driver)
+        detectors, from_plugin = detectors_for(driver, markers)
+        pane = AgentPane(
+            tmux, tmux_socket, driver, detectors, from_plugin=from_plugin, version=version, home=agent_world.home
+        )
+        panes.append(pane)
+        pane.start([str(command), *args], agent_world.env, agent_world.project)
+        return pane
+
+    yield start
+    for pane in panes:
+        pane.stop()
+    subprocess.run([tmux, "-L", tmux_socket, "kill-server"], capture_output=True, timeout=10, check=False)
+    stop_processes_with_home(agent_world.home)  # tmux sent SIGHUP: what is still there now gets SIGKILL
