@@ -146,3 +146,20 @@ class RecoveryCode(Model):
 
     class Meta:
         table = "recovery_codes"
+
+
+class PairingCode(Model):
+    """A one-time code the web client shows for pairing a new machine; only its hash is stored."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="pairing_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    machine_id = fields.CharField(max_length=128, null=True)
+
+    class Meta:
+        table = "pairing_codes"

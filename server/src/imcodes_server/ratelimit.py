@@ -28,7 +28,6 @@ LINK = "link"
 TOTP = "totp"
 RECOVERY = "recovery"
 PAIRING = "pairing"
-MACHINE_TOKEN = "machine-token"  # noqa: S105 (a bucket name, not a secret)
 
 
 class LockedOutError(Exception):
@@ -89,8 +88,10 @@ async def reserve(names: Sequence[str]) -> list[int]:
 
 async def succeeded(ids: Sequence[int], names: Sequence[str]) -> None:
     """The checked credential was valid: forget this attempt and the buckets' earlier failures (the owner's typos)."""
-    await AuthFailure.filter(id__in=list(ids)).delete()
-    await AuthFailure.filter(bucket__in=list(names)).delete()
+    if ids:
+        await AuthFailure.filter(id__in=list(ids)).delete()
+    if names:
+        await AuthFailure.filter(bucket__in=list(names)).delete()
 
 
 async def record_failure(names: Sequence[str]) -> int | None:

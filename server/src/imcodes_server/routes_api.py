@@ -37,7 +37,9 @@ def make_api_blueprint() -> Blueprint:
         rows = await Machine.filter(owner_id=user.id).order_by("created_at")
         return jsonify({"machines": [machine_to_dict(row) for row in rows]})
 
+    from imcodes_server.pairing import register_pairing_routes
     from imcodes_server.routes_devices import register_device_routes
 
     register_device_routes(blueprint)
+    register_pairing_routes(blueprint)
     return blueprint
