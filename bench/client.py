@@ -53,7 +53,12 @@ class BrowserClient:
             frame = json.loads(message)
             if frame.get("type") == "machines":
                 self.machines = frame["machines"]
-                self._machines_seen.set()
+            if frame.get("type") == "link.status":
+                for machine in self.machines:
+                    if machine["machine"] == frame["machine"]:
+                        machine["online"] = frame["daemon_online"]
+            if any(m.get("online") for m in self.machines):
+                self._machines_seen.set()  # the local daemon is linked: commands reach it instead of queueing
             ref = frame.get("ref")
             if frame.get("type") in {"ack", "error"} and ref in self._answers:
                 self._answers.pop(ref).set_result(frame)
