@@ -169,12 +169,21 @@ class AgentPane:
         return dead == "1", int(status) if status else None, int(killed_by) if killed_by else None
 
     def exit_status(self, timeout: float = 10.0) -> tuple[int | None, int | None]:
-        """(status, signal) once the pane is dead: an agent may print its exit summary a while before it ends."""
+        """(status, signal) once the pane's process has ended.
+
+        tmux 3.3a sometimes closes a pane (``#{pane_dead}`` 1) and leaves its process a zombie for many seconds
+        without reaping it, so ``#{pane_dead_status}`` stays empty (tmux/tmux#4841 is the short form of that race):
+        the zombie's own exit code in /proc is the same fact.
+        """
         deadline = time.monotonic() + timeout
         while True:
             dead, status, killed_by = self.pane_status()
             if dead and (status is not None or killed_by is not None):
                 return status, killed_by
+            if dead and (
+                zombie := zombie_exit(int(self.run_tmux("display", "-p", "-t", self.target, "#{pane_pid}")))
+            ):
+                return zombie
             if time.monotonic() > deadline:
                 pytest.fail(f"{self.driver}'s pane is not dead {timeout} s after it exited\n{self.describe()}")
             time.sleep(POLL_SECONDS)
@@ -335,6 +344,18 @@ def processes_with_home(home: Path) -> list[int]:
         if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def zombie_exit(pid: int) -> tuple[int | None, int | None] | None:
+    """(status, signal) of a zombie from /proc/PID/stat (its last field is the waitpid status); None if alive."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] != "Z":
+        return None
+    code = int(fields[-1])
+    return (None, code & 0x7F) if code & 0x7F else ((code >> 8) & 0xFF, None)
 
 
 def describe_process(pid: int) -> str:
