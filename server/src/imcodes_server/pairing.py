@@ -19,7 +19,14 @@ from tortoise.transactions import in_transaction
 
 from imcodes_server import auth, ratelimit
 from imcodes_server.models import Machine, PairingCode, User, hash_token
-from imcodes_server.routes_auth import api_error, client_ip, csrf_protected, current_user, too_many_attempts
+from imcodes_server.routes_auth import (
+    api_error,
+    client_ip,
+    csrf_protected,
+    current_user,
+    json_body,
+    too_many_attempts,
+)
 
 PAIRING_TTL = timedelta(minutes=10)
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # typed from a phone screen: no 0/o, 1/l/i
@@ -77,7 +84,8 @@ def _pair_body(body: Any) -> tuple[str, str, str] | None:
         return None
     if not isinstance(hostname, str):
         return None
-    return code, machine_id, hostname[:255]
+    # PostgreSQL text cannot hold NUL, and a hostname has no business containing control characters.
+    return code, machine_id, "".join(ch for ch in hostname if ch.isprintable())[:255]
 
 
 def register_pairing_routes(blueprint: Blueprint) -> None:
@@ -100,7 +108,7 @@ def register_pairing_routes(blueprint: Blueprint) -> None:
         origin = request.headers.get("Origin")
         if origin is not None and not auth.origin_allowed(origin, current_app.config["IMCODES"]):
             return api_error(403, "bad_origin", "request from another origin")
-        parsed = _pair_body(await request.get_json(silent=True))
+        parsed = _pair_body(await json_body())
         if parsed is None:
             return api_error(400, "bad_request", "send JSON {code, machine_id, hostname}")
         code, machine_id, hostname = parsed

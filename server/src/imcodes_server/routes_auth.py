@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
 from quart import Blueprint, Response, current_app, g, jsonify, redirect, request
+from werkzeug.sansio.response import Response as AnyResponse
 
 from imcodes_server import auth, ratelimit, totp
 from imcodes_server.config import ServerConfig
@@ -27,7 +29,7 @@ def client_ip() -> str:
 
 
 def user_agent() -> str:
-    return request.headers.get("User-Agent", "")[:255]
+    return "".join(ch for ch in request.headers.get("User-Agent", "") if ch.isprintable())[:255]
 
 
 async def current_user() -> User | None:
@@ -40,6 +42,15 @@ async def current_user() -> User | None:
             await auth.touch_web_session(session)
     user: User | None = g.imcodes_user
     return user
+
+
+async def json_body() -> Any:
+    """The request's JSON, or None when it is not valid JSON (bad UTF-8 included: that must be a 400, not a 500)."""
+    raw = await request.get_data(cache=True, as_text=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def too_many_attempts(retry_after: int, *, html: bool = False) -> Response:
@@ -56,7 +67,7 @@ def too_many_attempts(retry_after: int, *, html: bool = False) -> Response:
     return response
 
 
-def set_session_cookies(response: Response, session_token: str, csrf: str) -> None:
+def set_session_cookies(response: AnyResponse, session_token: str, csrf: str) -> None:
     config = _config()
     max_age = int(auth.SESSION_TTL.total_seconds())
     for name, value, httponly in ((auth.SESSION_COOKIE, session_token, True), (auth.CSRF_COOKIE, csrf, False)):
@@ -72,7 +83,7 @@ def set_session_cookies(response: Response, session_token: str, csrf: str) -> No
         )
 
 
-def clear_session_cookies(response: Response) -> None:
+def clear_session_cookies(response: AnyResponse) -> None:
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     response.delete_cookie(auth.CSRF_COOKIE, path="/")
 

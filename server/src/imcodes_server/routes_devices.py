@@ -76,6 +76,8 @@ def register_device_routes(blueprint: Blueprint) -> None:
     async def revoke_web_session(session_id: int) -> Any:
         user = await current_user()
         assert user is not None
+        if not 0 < session_id < 2**31:  # the column is a 32-bit int; a bigger id is simply not there
+            return api_error(404, "not_found", "no such browser session")
         # Filtering by the owner makes another user's id indistinguishable from a missing one (404, not 403).
         deleted = await WebSession.filter(id=session_id, user_id=user.id).delete()
         if not deleted:
@@ -87,6 +89,8 @@ def register_device_routes(blueprint: Blueprint) -> None:
     async def revoke_machine(machine_id: str) -> Any:
         user = await current_user()
         assert user is not None
+        if len(machine_id) > 128 or "\x00" in machine_id:  # cannot be a stored id (PostgreSQL text has no NUL)
+            return api_error(404, "not_found", "no such machine")
         machine = await Machine.get_or_none(id=machine_id, owner_id=user.id)
         if machine is None:
             return api_error(404, "not_found", "no such machine")

@@ -18,6 +18,7 @@ from imcodes_server.routes_auth import (
     client_ip,
     csrf_protected,
     current_user,
+    json_body,
     login_required,
     set_session_cookies,
     too_many_attempts,
@@ -52,7 +53,7 @@ def _form(message: str, status: int) -> Response:
 
 async def _submitted_code() -> str:
     if request.is_json:
-        body = await request.get_json(silent=True)
+        body = await json_body()
         code = body.get("code") if isinstance(body, dict) else None
     else:
         code = (await request.form).get("code")
