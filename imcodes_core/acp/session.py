@@ -171,9 +171,11 @@ class AcpSession:
             except AcpRpcError as exc:
                 self._emit(self.mapper.turn_failed(self.clock(), exc.message))
                 raise
-            except AcpError:
+            except AcpError as exc:
                 if self.mapper.in_turn and not self.connection.closed:  # a timeout: the turn is still running
-                    await self.cancel()
+                    with contextlib.suppress(AcpError):
+                        await self.cancel()
+                    self._emit(self.mapper.turn_failed(self.clock(), f"{exc}; session/cancel sent"))
                 raise
             stop_reason = result.get("stopReason") if isinstance(result, Mapping) else None
             stop_reason = str(stop_reason or "end_turn")
