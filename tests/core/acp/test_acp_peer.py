@@ -217,7 +217,7 @@ async def test_unsupported_agent_requests_get_method_not_found(spawn: Spawn) -> 
 
 async def test_a_turn_that_never_ends_times_out_and_is_cancelled(spawn: Spawn) -> None:
     session = await spawn()
-    with pytest.raises(AcpTimeoutError, match="no answer to session/prompt within 0.5 s"):
+    with pytest.raises(AcpTimeoutError, match=r"no answer to session/prompt within 0\.5 s"):
         await session.prompt("HANG", time_limit=0.5)
     assert session.state is S.ERROR
     # the agent got session/cancel and is usable again
