@@ -33,8 +33,8 @@ def prepare_home(world, api_key: str) -> None:
 
 def test_claude_code_full_session(agent_world, agent_pane, fake_model_endpoint) -> None:
     prepare_home(agent_world, agent_world.env["ANTHROPIC_API_KEY"])
-    # manual: real permission prompts (the default mode approves by itself)
-    pane = agent_pane("claude", ["--permission-mode", "manual"], MARKERS)
+    # manual: real permission prompts (the default mode approves by itself); imcodes-claude's driver adds it
+    pane = agent_pane("claude", MARKERS, args_without_driver=["--permission-mode", "manual"])
 
     pane.standard_session(agent_world, approve=["Enter"], exit_line="/exit")
 
