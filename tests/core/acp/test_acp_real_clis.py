@@ -138,3 +138,22 @@ async def test_real_cli_rejected_tool_never_runs(
     assert answered["option_kind"] == "reject_once", describe(session)  # type: ignore[index]
     assert not acp_world.tool_output.exists()
     assert session.state is S.IDLE
+
+
+@pytest.mark.parametrize("cli", CLIS)
+async def test_real_cli_cancel_mid_stream_then_next_turn(cli: str, open_session: Callable[..., object]) -> None:
+    session = await open_session(cli)  # type: ignore[misc]
+    assert isinstance(session, AcpSession)
+    turn = asyncio.ensure_future(session.prompt("Say hello SLOWLY please"))  # the fake streams over seconds
+    streaming = asyncio.Event()
+    session.add_listener(lambda event: streaming.set() if event.kind == "assistant.delta" else None)
+    await asyncio.wait_for(streaming.wait(), TURN_SECONDS)
+    assert session.state is S.WORKING
+    await session.cancel()
+    assert await asyncio.wait_for(turn, 15) == "cancelled", describe(session)
+    (final,) = since(session, "assistant.final")
+    assert final["stop_reason"] == "cancelled"  # type: ignore[index]
+    assert "FAKE_OK" not in final["text"]  # type: ignore[index]
+    assert session.state is S.IDLE
+    assert await asyncio.wait_for(session.prompt("Say hello please"), TURN_SECONDS) == "end_turn"
+    assert since(session, "assistant.final")[0]["text"] == "Hello from the fake model. FAKE_OK"  # type: ignore[index]
