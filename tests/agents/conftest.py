@@ -43,6 +43,7 @@ from imcodes_core.states import (
 )
 
 POLL_SECONDS = 0.1
+SETTLE_SECONDS = 0.3  # between the typed text's paint and Enter: some TUIs take a fast Enter for part of a paste
 WIDTH, HEIGHT = 120, 40
 GENERIC_DETECTORS = frozenset({"pane-life", "generic-screen"})
 TOOL_FILE = "fake_tool_output.txt"  # what the fake model's tool call writes in the project folder
@@ -252,15 +253,37 @@ class AgentPane:
 
     # -- input --------------------------------------------------------------------------------------------------
 
-    def type_line(self, text: str, *, timeout: float = 5.0) -> None:
-        """Type ``text`` literally, wait (bounded) until it is painted, then press Enter as a separate key."""
+    def type_line(
+        self,
+        text: str,
+        *,
+        expect: Sequence[SessionState] = (SessionState.WORKING, SessionState.WAITING_PERMISSION),
+        attempts: int = 3,
+        timeout: float = 5.0,
+    ) -> None:
+        """Type ``text``, wait (bounded) until it is painted, press Enter; verified like a driver must.
+
+        Submission is proven by the state reaching one of ``expect`` within 2 s of Enter; otherwise Enter is
+        pressed again (a TUI that just finished a turn may swallow the first one; Enter on an empty input box is a
+        no-op, so a late success is never submitted twice).
+        """
         self.run_tmux("send-keys", "-t", self.target, "-l", text)
         deadline = time.monotonic() + timeout
         while text not in self.screen():
             if time.monotonic() > deadline:
                 pytest.fail(f"{self.driver} never showed the typed text {text!r}\n{self.describe()}")
             time.sleep(POLL_SECONDS)
-        self.keys("Enter")
+        time.sleep(SETTLE_SECONDS)
+        seen = len(self.trail)
+        for _ in range(attempts):
+            self.keys("Enter")
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                with self._changed:
+                    if any(s.state in expect for s in self.trail[seen:]):
+                        return
+                time.sleep(POLL_SECONDS)
+        pytest.fail(f"{self.driver} did not take {text!r} after {attempts} x Enter\n{self.describe()}")
 
     def answer(self, keys: Sequence[str], *, attempts: int = 5, settle: float = 1.0) -> None:
         """Answer the permission prompt, verified: resend when the prompt is still up after ``settle`` seconds.
@@ -316,7 +339,7 @@ class AgentPane:
         )
 
         if exit_line is not None:
-            self.type_line(exit_line)
+            self.type_line(exit_line, expect=(S.EXITED,))
         if exit_keys:
             self.keys(*exit_keys)
         self.wait_for(S.EXITED, timeout=15)
