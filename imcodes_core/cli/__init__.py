@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 def make_cli(host: PluginHost) -> cloup.Group:
     """The ``imcodes`` group for ``host``: core sections first, then one section per plugin-declared section."""
+    from imcodes_core.cli.bind import bind_command
     from imcodes_core.cli.daemon import daemon_command
     from imcodes_core.cli.doctor import doctor_command
     from imcodes_core.cli.plugins import plugins_group
@@ -33,7 +34,7 @@ def make_cli(host: PluginHost) -> cloup.Group:
         # the host travels as ctx.obj, so core commands read the same plugins the group was built from
         context_settings={"help_option_names": ["-h", "--help"], "obj": host},
     )
-    group.add_section(cloup.Section(CORE_SECTION, [doctor_command, daemon_command]))
+    group.add_section(cloup.Section(CORE_SECTION, [doctor_command, daemon_command, bind_command]))
     group.add_section(cloup.Section(PLUGINS_SECTION, [plugins_group]))
     _add_plugin_commands(group, host)
     return group
