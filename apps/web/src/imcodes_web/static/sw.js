@@ -1,7 +1,7 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v1";
+const CACHE = "imcodes-shell-v2";
 const SHELL = [
   "/",
   "/static/app.css",
@@ -15,6 +15,7 @@ const SHELL = [
   "/static/js/dialogs.js",
   "/static/js/dom.js",
   "/static/js/keys.js",
+  "/static/js/security.js",
   "/static/js/sidebar.js",
   "/static/js/store.js",
   "/static/js/terminal-view.js",

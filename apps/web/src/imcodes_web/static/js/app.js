@@ -8,6 +8,7 @@ import { chunkInput, createStickyCtrl, keyBytes } from "./keys.js";
 import { renderSidebar, sessionTitle } from "./sidebar.js";
 import { createStore, sessionKey, stateClass, stateReason } from "./store.js";
 import { createTerminalView } from "./terminal-view.js";
+import { setupSecurity } from "./security.js";
 import { createTimelines } from "./timeline.js";
 
 const SEEN_STORAGE = "imcodes.seen";
@@ -264,6 +265,11 @@ function main() {
   $("#empty-new-session").addEventListener("click", () => dialogs.openNewSession());
   $("#rename-session").addEventListener("click", dialogs.openRename);
   $("#stop-session").addEventListener("click", dialogs.openStop);
+  const security = setupSecurity({ store });
+  $("#open-security").addEventListener("click", () => {
+    setSidebar(false);
+    security.open();
+  });
 
   const keybar = $("#keybar");
   // keep the focus (and the phone's keyboard) in the terminal while the key bar is tapped
