@@ -1,7 +1,14 @@
-"""One live session: its control client, viewers, journal, output summary and state.
+"""One live session: its control client, its output pipe, viewers, journal, output summary and state.
 
-Everything here is driven by tmux's own output: a session that prints nothing costs nothing (no timer, no poll).
-While output flows, one ``output`` timeline event and one state reading happen per interval at most.
+The control client carries commands (input, resize, snapshots) and tells us when the session ends; its own
+``%output`` stream is switched off. Live bytes come through ``pipe-pane -O`` (see pipe.py), which costs tmux far
+less. Everything here is driven by tmux's own output: a session that prints nothing costs nothing (no timer, no
+poll). While output flows, one ``output`` timeline event and one state reading happen per interval at most.
+
+Snapshot then live bytes for a new viewer: the pipe is drained before the capture is asked for, and the bytes read
+until its answer are replayed after the snapshot. Residual race: bytes tmux produced just before the capture but
+that were still on their way (tmux -> cat -> FIFO) when we drained are both in the snapshot and replayed after it
+(typically a few bytes, at most what was in flight); nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any, Protocol
 
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.keys import LineTracker, input_commands
+from imcodes_core.daemon.pipe import PaneOutput
 from imcodes_core.daemon.sessions import SessionRecord
 from imcodes_core.daemon.stream import SNAPSHOT_FORMAT, OutputSummary, Viewer, plain_text, snapshot_payload
 from imcodes_core.daemon.tmux import ControlClient, Reply, Tmux
@@ -62,6 +70,7 @@ class LiveSession:
         self.rows = 40
         self.pane = b""
         self.control: ControlClient | None = None
+        self.pipe: PaneOutput | None = None
         self.closing = False
         self._flush_handle: asyncio.TimerHandle | None = None
         self._detecting = False
@@ -73,10 +82,11 @@ class LiveSession:
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     async def attach(self) -> None:
-        """Start (or restart) the control client and learn the pane and its size."""
-        control = ControlClient(self.tmux, self.name, self._output, lambda: None, self._control_exit)
+        """Start (or restart) the control client, learn the pane and its size, and pipe its output to us."""
+        control = ControlClient(self.tmux, self.name, _ignore_output, lambda: None, self._control_exit)
         self.control = control
         await control.start()
+        control.send("refresh-client -f no-output")  # tmux 3.3: spare tmux escaping what the pipe carries
         reply = await control.command(
             f"display-message -p -t ={self.name}: '#{{pane_id}} #{{pane_width}} #{{pane_height}}'"
         )
@@ -86,6 +96,12 @@ class LiveSession:
             raise RuntimeError(f"cannot attach to tmux session {self.name}: {reply.text()[:200]}")
         self.pane = parts[0].encode()
         self.cols, self.rows = int(parts[1]), int(parts[2])
+        if self.pipe is None or self.pipe.closed:
+            self.pipe = PaneOutput(self._output, lambda: None)
+        piped = await control.command(self.pipe.pipe_command(parts[0]))  # replaces a pipe a previous daemon left
+        if not piped.ok:
+            await control.close()
+            raise RuntimeError(f"cannot pipe the output of {self.name}: {piped.text()[:200]}")
         self._detect()
         for viewer in self.viewers.values():  # a re-attached client: viewers need a screen they can trust
             viewer.resyncing = True
@@ -98,7 +114,20 @@ class LiveSession:
             self._flush_handle = None
         self._flush_output()
         if self.control is not None:
+            if self.pane and self.control.alive:
+                self.control.send(f"pipe-pane -t {self.pane.decode()}")  # close our pipe: nobody reads it now
             await self.control.close()
+        if self.pipe is not None:
+            self.pipe.close()
+
+    def settle_output(self) -> None:
+        """Take in what the pipe still holds and record it, so an exit event comes after the session's last output."""
+        if self.pipe is not None:
+            self.pipe.drain()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._flush_output()
 
     def _control_exit(self) -> None:
         if not self.closing:
@@ -128,13 +157,11 @@ class LiveSession:
 
     # -- output --------------------------------------------------------------------------------------------------
 
-    def _output(self, pane: bytes, data: bytes) -> None:
-        if pane != self.pane:
-            return  # another pane someone split off by hand: not this session's stream
-        for viewer in self.viewers.values():
-            if not viewer.output(data):
-                log.info("viewer of %s fell %d bytes behind: reset and fresh snapshot", self.name, viewer.limit)
-                self._snapshot(viewer, reset=True)
+    def _output(self, data: bytes) -> None:
+        behind = [viewer for viewer in self.viewers.values() if not viewer.output(data)]
+        for viewer in behind:  # after every viewer got this chunk: a resync drains the pipe, order must hold
+            log.info("viewer of %s fell %d bytes behind: reset and fresh snapshot", self.name, viewer.limit)
+            self._snapshot(viewer, reset=True)
         delay = self.summary.add(data)
         if delay is not None and self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush_timer)
@@ -157,7 +184,6 @@ class LiveSession:
         if viewer is None:
             viewer = Viewer(self.viewer_limit, lambda: self.sink.wake(self.name))
             self.viewers[key] = viewer
-        viewer.resyncing = True
         self._snapshot(viewer, reset=False)
 
     def unsubscribe(self, key: str) -> None:
@@ -166,6 +192,10 @@ class LiveSession:
     def _snapshot(self, viewer: Viewer, *, reset: bool) -> None:
         if self.control is None:
             return
+        viewer.resyncing = True  # older bytes are not for this viewer: the snapshot shows their effect
+        if self.pipe is not None:
+            self.pipe.drain()
+        capture = viewer.begin_capture(reset=reset)
         info: list[str] = []
         self.control.send(
             f"display-message -p -t {self.pane.decode()} '{SNAPSHOT_FORMAT}'",
@@ -173,10 +203,10 @@ class LiveSession:
         )
 
         def done(reply: Reply) -> None:
-            # runs in the reader, before any later %output: the snapshot and the stream after it line up exactly
             if reply.ok and any(v is viewer for v in self.viewers.values()):
                 payload = snapshot_payload(info[0] if info else "", b"\n".join(reply.lines))
-                viewer.snapshot(payload, reset=reset)
+                if not viewer.snapshot(payload, capture):
+                    self._snapshot(viewer, reset=True)  # too much output while capturing: take another
 
         self.control.send(f"capture-pane -p -e -t {self.pane.decode()}", done)
 
@@ -235,3 +265,7 @@ class LiveSession:
         if changed:
             self.emit("state.changed", {"state": str(verdict.state), "reason": verdict.reason[:500]})
             self.sink.updated(self)
+
+
+def _ignore_output(pane: bytes, data: bytes) -> None:
+    """Live bytes come through the pipe; a tmux without ``no-output`` would still send them here: drop them."""

@@ -247,6 +247,7 @@ class SessionRegistry:
                 return
             except (RuntimeError, TmuxError) as exc:
                 log.warning("cannot reattach to %s: %s", name, exc)
+        live.settle_output()
         live.emit("session.exited", {"status": None})
         live.judge("", pane_dead=True)
         if not live.record.restart.enabled:

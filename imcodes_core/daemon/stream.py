@@ -37,10 +37,29 @@ class Viewer:
         self.resyncing = True  # until its first snapshot arrives, live output would be meaningless
         self.resets = 0
         self._signalled = False  # the consumer was told there is something to take, and has not taken it yet
+        self._early: bytearray | None = None  # bytes read while a snapshot is being captured (see begin_capture)
+        self._early_lost = False
+        self._capture = 0  # only the latest capture asked for counts: an older answer lacks later bytes
+        self._reset_due = False
+
+    def begin_capture(self, *, reset: bool) -> int:
+        """A snapshot was just asked for: keep the bytes that arrive until it is answered, to replay after it."""
+        self.resyncing = True
+        self._early = bytearray()
+        self._early_lost = False
+        self._reset_due = self._reset_due or reset
+        self._capture += 1
+        return self._capture
 
     def output(self, data: bytes) -> bool:
         """Queue live bytes. Returns False when the bound was crossed (the caller starts a resync)."""
         if self.resyncing:
+            if self._early is not None:
+                if len(self._early) + len(data) > self.limit:
+                    self._early = bytearray()  # too much while capturing: the snapshot will be retaken
+                    self._early_lost = True
+                else:
+                    self._early.extend(data)
             return True
         if self._frames and self._frames[-1][0] is BinaryKind.OUTPUT:
             self._frames[-1][1].extend(data)
@@ -61,15 +80,28 @@ class Viewer:
             self._signalled = True  # tell the consumer once; it takes everything that piled up meanwhile
             self._wake()
 
-    def snapshot(self, payload: bytes, *, reset: bool) -> None:
-        """The fresh screen: replaces whatever was pending (it is all older than the snapshot)."""
+    def snapshot(self, payload: bytes, capture: int) -> bool:
+        """The fresh screen: replaces whatever was pending (it is all older than the snapshot), then the bytes read
+        since the capture was asked for. False when some of those were dropped (the caller takes another one)."""
+        if capture != self._capture:
+            return True  # a newer capture is on its way and will be applied instead
+        early, lost = self._early, self._early_lost
+        self._early = None
+        self._early_lost = False
+        if lost:
+            return False
         self._frames.clear()
         self.size = len(payload)
-        if reset:
+        if self._reset_due:
+            self._reset_due = False
             self._frames.append((BinaryKind.RESET, bytearray()))
         self._frames.append((BinaryKind.SNAPSHOT, bytearray(payload)))
         self.resyncing = False
+        if early:
+            self._frames.append((BinaryKind.OUTPUT, early))
+            self.size += len(early)
         self._signal()
+        return True
 
     def take(self) -> list[tuple[BinaryKind, bytes]]:
         """Everything pending, OUTPUT split into frames of at most MAX_FRAME_PAYLOAD."""
