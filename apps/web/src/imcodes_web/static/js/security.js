@@ -197,7 +197,7 @@ export function setupSecurity({ store }) {
       h("code", { class: "copyable", id: "pair-command" }, command),
       h("p", { class: "small" }, "One-time code ", h("strong", { id: "pair-code" }, code),
         `, valid until ${Number.isNaN(until.getTime()) ? "10 minutes from now" : until.toLocaleTimeString()}. `,
-        "Then start its daemon with imcodes daemon; it appears under Machines."),
+        "Then start its daemon with ", h("code", {}, "imcodes daemon"), "; it appears under Machines."),
     );
     pairResult.hidden = false;
   }
