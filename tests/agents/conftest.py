@@ -306,7 +306,7 @@ class AgentPane:
         self,
         world: AgentWorld,
         *,
-        approve: Sequence[str],
+        approve: Sequence[str] = (),
         exit_line: str | None = None,
         exit_keys: Sequence[str] = (),
         ready_timeout: float = 30.0,
@@ -315,7 +315,7 @@ class AgentPane:
 
         start -> idle; a slow text prompt -> working -> idle; a prompt whose answer is a tool call -> waiting for
         permission -> ``approve`` keys -> working (the tool sleeps 1 s) -> idle; ``exit_line`` or ``exit_keys`` ->
-        exited with status 0.
+        exited with status 0. Without ``approve`` keys the tool turn is left out.
         """
         S = SessionState  # noqa: N806 (reads like the enum it is)
         first = self.wait_for(S.IDLE, timeout=ready_timeout)
@@ -324,19 +324,9 @@ class AgentPane:
 
         self.type_line("Say hello SLOWLY please")
         self.wait_for(S.WORKING, timeout=10)
-        idle = self.wait_for(S.IDLE, timeout=20)
-        assert "FAKE_OK" in idle.screen, f"idle before the answer was complete\n{idle.screen}\n{self.describe()}"
-
-        self.type_line("Please RUNTOOL now")
-        self.wait_for(S.WAITING_PERMISSION, timeout=20)
-        assert not world.tool_output.exists(), "the tool ran before it was approved"
-        self.answer(approve)
-        self.wait_for(S.WORKING, timeout=10)
-        idle = self.wait_for(S.IDLE, timeout=20)
-        assert world.tool_output.exists(), f"the approved tool did not run\n{self.describe()}"
-        assert "FAKE_TOOL_DONE" in idle.screen, (
-            f"idle before the answer was complete\n{idle.screen}\n{self.describe()}"
-        )
+        self.wait_for_answer("FAKE_OK")
+        if approve:
+            self.tool_turn(world, approve)
 
         if exit_line is not None:
             self.type_line(exit_line, expect=(S.EXITED,))
@@ -347,6 +337,22 @@ class AgentPane:
         states = self.states()
         assert S.ERROR not in states, self.describe()
         return states
+
+    def tool_turn(self, world: AgentWorld, approve: Sequence[str]) -> None:
+        """The fake model calls the CLI's shell tool: waiting for permission, approved, working, idle."""
+        S = SessionState  # noqa: N806 (reads like the enum it is)
+        self.type_line("Please RUNTOOL now")
+        self.wait_for(S.WAITING_PERMISSION, timeout=20)
+        assert not world.tool_output.exists(), "the tool ran before it was approved"
+        self.answer(approve)
+        self.wait_for(S.WORKING, timeout=10)
+        self.wait_for_answer("FAKE_TOOL_DONE")
+        assert world.tool_output.exists(), f"the approved tool did not run\n{self.describe()}"
+
+    def wait_for_answer(self, text: str) -> None:
+        """Wait for idle; the screen that turned the state idle must already show the whole answer ``text``."""
+        idle = self.wait_for(SessionState.IDLE, timeout=20)
+        assert text in idle.screen, f"idle before the answer was complete:\n{idle.screen}\n{self.describe()}"
 
     def assert_in_order(self, expected: Sequence[SessionState]) -> None:
         """``expected`` appears in the trail in this order (other states may come between, as real TUIs redraw)."""
