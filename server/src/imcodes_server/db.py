@@ -24,7 +24,12 @@ import asyncpg  # type: ignore[import-untyped]
 
 _logger = logging.getLogger("imcodes.server.db")
 
-MODEL_MODULES = ("imcodes_server.models", "imcodes_server.bridge.models", "imcodes_server.models_passkeys")
+MODEL_MODULES = (
+    "imcodes_server.models",
+    "imcodes_server.bridge.models",
+    "imcodes_server.models_accounts",
+    "imcodes_server.models_passkeys",
+)
 DEFAULT_DATABASE = "imcodes"
 
 
