@@ -27,6 +27,7 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b(AIza)[A-Za-z0-9_-]{30,}"),
     re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{20,}"),
     re.compile(r"(/auth/link/)[A-Za-z0-9_-]{8,}"),
+    re.compile(r"\b(imk_)[A-Za-z0-9_-]{8,}"),
 )
 
 

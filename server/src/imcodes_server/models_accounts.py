@@ -18,7 +18,7 @@ class Invitation(Model):
     """A one-time link the owner hands to a new person; following it creates a non-owner account (see invitations)."""
 
     id = fields.IntField(primary_key=True)
-    created_by: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+    created_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="invitations_made", on_delete=fields.CASCADE
     )
     token_hash = fields.CharField(max_length=64, unique=True)
@@ -27,7 +27,7 @@ class Invitation(Model):
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
-    used_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+    used_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="invitation_used", on_delete=fields.SET_NULL, null=True
     )
 
@@ -39,7 +39,7 @@ class ApiKey(Model):
     """A scoped key a script sends as `Authorization: Bearer imk_...` (see api_keys for the scopes)."""
 
     id = fields.IntField(primary_key=True)
-    user: fields.ForeignKeyRelation["User"] = fields.ForeignKeyField(
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="api_keys", on_delete=fields.CASCADE
     )
     name = fields.CharField(max_length=120)

@@ -28,6 +28,7 @@ LINK = "link"
 TOTP = "totp"
 RECOVERY = "recovery"
 PAIRING = "pairing"
+INVITE = "invite"
 
 
 class LockedOutError(Exception):

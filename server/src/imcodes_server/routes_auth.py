@@ -111,6 +111,10 @@ def csrf_protected(handler: Handler) -> Handler:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if await current_user() is None:
             return api_error(401, "unauthenticated", "sign in first")
+        if g.get("imcodes_api_key") is not None:
+            # Authenticated by an API key in the Authorization header (api_keys.py), not by a cookie: a browser
+            # never attaches it to a forged request, so there is nothing to check here.
+            return await handler(*args, **kwargs)
         origin = request.headers.get("Origin")
         if origin is not None and not auth.origin_allowed(origin, _config()):
             return api_error(403, "bad_origin", "request from another origin")
@@ -195,4 +199,7 @@ def make_auth_blueprint() -> Blueprint:
     from imcodes_server.routes_second_factor import register_second_factor_routes
 
     register_second_factor_routes(blueprint)
+    from imcodes_server.routes_accounts import register_account_routes
+
+    register_account_routes(blueprint)
     return blueprint

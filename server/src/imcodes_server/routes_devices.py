@@ -61,7 +61,7 @@ def register_device_routes(blueprint: Blueprint) -> None:
     async def devices() -> Any:
         user = await current_user()
         assert user is not None
-        current_id = g.imcodes_session.id
+        current_id = g.imcodes_session.id if g.imcodes_session is not None else None  # None: an API key
         sessions = await WebSession.filter(user_id=user.id, expires_at__gt=auth.now()).order_by("-last_used_at", "id")
         machines = await Machine.filter(owner_id=user.id).order_by("created_at")
         return jsonify(

@@ -1,0 +1,13 @@
+"""Invitations (`invitations.py`) and API keys (`api_keys.py`), registered on the auth blueprint (no URL prefix)."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+
+def register_account_routes(blueprint: Blueprint) -> None:
+    from imcodes_server.api_keys import register_api_key_routes
+    from imcodes_server.invitations import register_invitation_routes
+
+    register_invitation_routes(blueprint)
+    register_api_key_routes(blueprint)
