@@ -26,12 +26,16 @@ PUBLIC = {
     "api.pair": "a daemon spends a one-time pairing code (the credential) from the body; rate limited per IP",
     "auth.open_invitation": "the path token is the credential; wrong links are counted per IP (429 when repeated)",
     "auth.accept_invitation": "the path token is the credential (creates a new user); rate limited per IP",
+    "passkeys.sign_in_options": "a fresh single-use WebAuthn challenge for the sign-in page; reveals no account",
+    "passkeys.sign_in_with_passkey": "the signed challenge is the credential; failures rate limited per IP",
 }
 # POST routes that are not authenticated by the session cookie, so carry no CSRF token, and why that is safe.
 NO_CSRF = {
     "auth.second_factor_submit": "authenticated by the SameSite=Strict pending cookie (path /auth/), Origin checked",
     "api.pair": "ignores cookies: the pairing code in the body is the credential; foreign Origin refused",
     "auth.accept_invitation": "ignores cookies: the invitation in the path is the credential; foreign Origin refused",
+    "passkeys.sign_in_options": "ignores cookies, changes no account; foreign Origin refused",
+    "passkeys.sign_in_with_passkey": "ignores cookies: the passkey's signature is the credential; Origin checked",
 }
 VICTIM = "alice-4kq9"
 

@@ -15,6 +15,7 @@ from imcodes_server import db
 from imcodes_server.config import ServerConfig
 from imcodes_server.routes_api import make_api_blueprint
 from imcodes_server.routes_auth import make_auth_blueprint
+from imcodes_server.routes_passkeys import make_passkeys_blueprint
 from imcodes_server.web import make_web_blueprint, render_sign_in
 
 _logger = logging.getLogger("imcodes.server")
@@ -69,6 +70,7 @@ def create_app(config: ServerConfig, host: PluginHost | None = None, *, database
     app.config["IMCODES_DATABASE"] = target
 
     app.register_blueprint(make_auth_blueprint())
+    app.register_blueprint(make_passkeys_blueprint())
     app.register_blueprint(make_api_blueprint())
     app.register_blueprint(make_web_blueprint())
     bridge = _bridge_module()
