@@ -16,58 +16,54 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
-import os
-import re
 import shutil
-import signal
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 from imcodes_core.drivers import LaunchRequest
-from imcodes_core.host import PluginHost, make_plugin_host
+from imcodes_core.host import make_plugin_host
 from imcodes_core.states import (
+    AgentEvent,
     Observation,
     SessionState,
     SignalSource,
     StateDetector,
-    StateReading,
     StateVerdict,
     arbitrate,
 )
 
 POLL_SECONDS = 0.1
+RECENT_EVENTS = 50  # what the detectors see of a machine channel, newest last
 SETTLE_SECONDS = 0.3  # between the typed text's paint and Enter: some TUIs take a fast Enter for part of a paste
 WIDTH, HEIGHT = 120, 40
-GENERIC_DETECTORS = frozenset({"pane-life", "generic-screen"})
 TOOL_FILE = "fake_tool_output.txt"  # what the fake model's tool call writes in the project folder
 
 
-def agent_cli_dir() -> Path:
-    return Path(os.environ.get("IMCODES_AGENT_CLI_DIR") or Path.home() / ".cache/imcodes/agent-clis")
+def _load_support() -> ModuleType:
+    """``support.py`` beside this file (with --import-mode=importlib this folder is no package to import from)."""
+    spec = importlib.util.spec_from_file_location(
+        "imcodes_agent_cli_test_support", Path(__file__).with_name("support.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
 
 
-def installed_cli(name: str) -> tuple[Path, str]:
-    """The CLI's command and version from the install folder, or skip the test saying why it is missing."""
-    folder = agent_cli_dir()
-    versions = folder / "versions.json"
-    if not versions.is_file():
-        pytest.skip(f"agent CLIs not installed: no {versions} (run scripts/install-agent-clis.sh)")
-    info = json.loads(versions.read_text(encoding="utf-8")).get("clis", {}).get(name)
-    if info is None:
-        pytest.skip(f"{name} is not installed in {folder} (run scripts/install-agent-clis.sh {name})")
-    command = folder / "bin" / str(info["command"])
-    if not command.exists():
-        pytest.skip(f"{name} is listed in {versions} but {command} is missing (run scripts/install-agent-clis.sh)")
-    if info.get("version") != info.get("pinned"):
-        pytest.skip(f"{name} {info.get('version')} is installed but the tests need {info.get('pinned')}")
-    return command, str(info["version"])
+support = _load_support()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,46 +74,7 @@ class Seen:
     at: float
     reason: str
     screen: str
-
-
-class MarkerDetector(StateDetector):
-    """Screen markers from a test module, standing in until a plugin registers a detector for the driver.
-
-    ``markers`` are tried in order; the first regex found in the last ``tail`` non-blank lines gives the state.
-    """
-
-    def __init__(self, driver: str, markers: Sequence[tuple[SessionState, str]], tail: int = 40) -> None:
-        self.name = f"{driver}-test-markers"
-        self.drivers = frozenset({driver})
-        self.markers = [(state, re.compile(pattern, re.MULTILINE)) for state, pattern in markers]
-        self.tail = tail
-
-    def read(self, observation: Observation) -> StateReading | None:
-        lines = [line.rstrip() for line in observation.screen.splitlines() if line.strip()]
-        if not lines:
-            return StateReading(SessionState.STARTING, 0.6, "screen is empty", self.name)
-        text = "\n".join(lines[-self.tail :])
-        for state, pattern in self.markers:
-            if match := pattern.search(text):
-                return StateReading(state, 0.6, f"screen shows {match.group(0)!r}", self.name, SignalSource.SCREEN)
-        return None
-
-
-def detectors_for(
-    host: PluginHost, driver: str, markers: Sequence[tuple[SessionState, str]]
-) -> tuple[list[StateDetector], bool]:
-    """Every detector the plugin host has for ``driver``; the test's markers when only generic ones apply.
-
-    Returns the detectors and whether a plugin's own detector is among them.
-    """
-    found = [spec.detector for spec in host.state_detectors() if spec.detector.applies_to(driver)]
-    from_plugin = any(getattr(d, "name", "") not in GENERIC_DETECTORS for d in found)
-    if os.environ.get("IMCODES_AGENT_TESTS_DETECTORS") == "markers":  # to tell a CLI change from a detector bug
-        from_plugin = False
-    if from_plugin:
-        return found, True
-    pane_life = [d for d in found if getattr(d, "name", "") == "pane-life"]
-    return [*pane_life, MarkerDetector(driver, markers)], False
+    source: SignalSource | None = None  # of the winning reading: structured events outrank the screen
 
 
 @dataclass
@@ -138,6 +95,7 @@ class AgentPane:
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _stop: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
+    events: list[AgentEvent] = field(default_factory=list)  # from a machine channel, when the test follows one
 
     def run_tmux(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         done = subprocess.run(
@@ -187,7 +145,7 @@ class AgentPane:
             if dead and (status is not None or killed_by is not None):
                 return status, killed_by
             if dead and (
-                zombie := zombie_exit(int(self.run_tmux("display", "-p", "-t", self.target, "#{pane_pid}")))
+                zombie := support.zombie_exit(int(self.run_tmux("display", "-p", "-t", self.target, "#{pane_pid}")))
             ):
                 return zombie
             if time.monotonic() > deadline:
@@ -197,7 +155,9 @@ class AgentPane:
     def verdict(self) -> tuple[StateVerdict, str]:
         screen = self.screen()
         dead, status, _ = self.pane_status()
-        observation = Observation(self.driver, screen, (), dead, status, time.time())
+        with self._changed:
+            recent = tuple(self.events[-RECENT_EVENTS:])
+        observation = Observation(self.driver, screen, recent, dead, status, time.time())
         return arbitrate(d.read(observation) for d in self.detectors), screen
 
     def _poll(self) -> None:
@@ -210,7 +170,9 @@ class AgentPane:
                 raise
             with self._changed:
                 if not self.trail or self.trail[-1].state != verdict.state:
-                    self.trail.append(Seen(verdict.state, time.monotonic() - self.started_at, verdict.reason, screen))
+                    source = verdict.readings[0].source if verdict.readings else None
+                    at = time.monotonic() - self.started_at
+                    self.trail.append(Seen(verdict.state, at, verdict.reason, screen, source))
                     self._changed.notify_all()
             self._stop.wait(POLL_SECONDS)
 
@@ -246,9 +208,11 @@ class AgentPane:
         processes = ""
         with contextlib.suppress(RuntimeError, ValueError):
             pid = int(self.run_tmux("display", "-p", "-t", self.target, "#{pane_pid}").strip())
-            processes = f"  pane process {pid}: {describe_process(pid)}\n"
+            processes = f"  pane process {pid}: {support.describe_process(pid)}\n"
         if self.home is not None:
-            processes += "\n".join(f"  {pid}: {describe_process(pid)}" for pid in processes_with_home(self.home))
+            processes += "\n".join(
+                f"  {pid}: {support.describe_process(pid)}" for pid in support.processes_with_home(self.home)
+            )
         return f"trail:\n{trail}\nscreen now:\n{screen}\nprocesses with the agent's HOME:\n{processes}"
 
     # -- input --------------------------------------------------------------------------------------------------
@@ -350,9 +314,40 @@ class AgentPane:
         assert world.tool_output.exists(), f"the approved tool did not run\n{self.describe()}"
 
     def wait_for_answer(self, text: str) -> None:
-        """Wait for idle; the screen that turned the state idle must already show the whole answer ``text``."""
+        """Wait for idle, which must not come before the answer ``text`` is complete.
+
+        An idle read from the screen must come with the answer on that very screen. An idle the CLI reported
+        through a machine channel is its own word; the screen may paint the answer a moment later.
+        """
         idle = self.wait_for(SessionState.IDLE, timeout=20)
+        if idle.source is not None and idle.source >= SignalSource.STRUCTURED:
+            deadline = time.monotonic() + 3
+            while text not in self.screen():
+                assert time.monotonic() < deadline, f"idle, but the answer never showed\n{self.describe()}"
+                time.sleep(POLL_SECONDS)
+            return
         assert text in idle.screen, f"idle before the answer was complete:\n{idle.screen}\n{self.describe()}"
+
+    def follow_sse(self, url: str, to_event: Callable[[Mapping[str, Any], float], AgentEvent]) -> None:
+        """Read the CLI's server-sent events at ``url`` into :attr:`events` until the pane stops (the daemon's
+        job in production); connection refused is retried while the CLI starts its server."""
+
+        def follow() -> None:
+            while not self._stop.is_set():
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as stream:
+                        for raw in stream:
+                            line = raw.decode("utf-8", errors="replace").strip()
+                            if line.startswith("data:"):
+                                event = to_event(json.loads(line[5:]), time.time())
+                                with self._changed:
+                                    self.events.append(event)
+                            if self._stop.is_set():
+                                return
+                except (OSError, ValueError):  # not up yet, gone, or a read timeout between events
+                    self._stop.wait(POLL_SECONDS)
+
+        threading.Thread(target=follow, name=f"sse-{self.driver}", daemon=True).start()
 
     def assert_in_order(self, expected: Sequence[SessionState]) -> None:
         """``expected`` appears in the trail in this order (other states may come between, as real TUIs redraw)."""
@@ -364,54 +359,6 @@ class AgentPane:
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=5)
-
-
-def processes_with_home(home: Path) -> list[int]:
-    """Every process whose environment has HOME=home: what the agent (and its helpers) still run."""
-    marker = f"HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def zombie_exit(pid: int) -> tuple[int | None, int | None] | None:
-    """(status, signal) of a zombie from /proc/PID/stat (its last field is the waitpid status); None if alive."""
-    try:
-        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] != "Z":
-        return None
-    code = int(fields[-1])
-    return (None, code & 0x7F) if code & 0x7F else ((code >> 8) & 0xFF, None)
-
-
-def describe_process(pid: int) -> str:
-    try:
-        status = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, IndexError):
-        return "(gone)"
-    return f"[{status}] {argv[:150]}"
-
-
-def stop_processes_with_home(home: Path, grace: float = 3.0) -> list[int]:
-    """Wait up to ``grace`` seconds for them to exit by themselves, then SIGKILL the rest; the pids killed."""
-    deadline = time.monotonic() + grace
-    while (left := processes_with_home(home)) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return left
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,7 +392,7 @@ def agent_world(tmp_path: Path, fake_model_endpoint: object) -> AgentWorld:
         folder.mkdir(parents=True, exist_ok=True)
     env = {
         "HOME": str(home),
-        "PATH": f"{agent_cli_dir() / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{support.agent_cli_dir() / 'bin'}:/usr/local/bin:/usr/bin:/bin",
         "TERM": "xterm-256color",
         "LANG": "C.UTF-8",
         "TMPDIR": str(tmp_path / "tmp"),
@@ -478,9 +425,9 @@ def agent_pane(tmux_socket: str, agent_world: AgentWorld) -> Iterator[Callable[.
         extra_args: Sequence[str] = (),
         args_without_driver: Sequence[str] = (),
     ) -> AgentPane:
-        command, version = installed_cli(driver)
+        command, version = support.installed_cli(driver)
         host = make_plugin_host()
-        detectors, from_plugin = detectors_for(host, driver, markers)
+        detectors, from_plugin = support.detectors_for(host, driver, markers)
         try:
             spec = host.agent_driver(driver)
         except KeyError:  # no plugin yet: the command line the fixtures README gives
@@ -501,4 +448,4 @@ def agent_pane(tmux_socket: str, agent_world: AgentWorld) -> Iterator[Callable[.
     for pane in panes:
         pane.stop()
     subprocess.run([tmux, "-L", tmux_socket, "kill-server"], capture_output=True, timeout=10, check=False)
-    stop_processes_with_home(agent_world.home)  # tmux sent SIGHUP: what is still there now gets SIGKILL
+    support.stop_processes_with_home(agent_world.home)  # tmux sent SIGHUP: what is still there now gets SIGKILL
