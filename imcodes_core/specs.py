@@ -29,14 +29,38 @@ def normalise_name(name: str) -> str:
     return normalised
 
 
+_COMMAND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")  # a bare command name, looked up on PATH
+_VERSION = re.compile(r"^v?\d+(\.\d+)*([-+][0-9A-Za-z.-]+)?$")  # 2.1.331, 2026.9.6, 1.0.0-beta.2
+
+
 @dataclass(frozen=True, slots=True)
 class AgentDriverSpec:
+    """An agent driver. ``cli`` is the command the driver launches (``claude``) and ``tested_versions`` the versions
+    of it the driver's screens, hooks and files were verified against; ``imcodes doctor`` compares them with what
+    is installed. Both are optional: built-in and transport drivers may launch no CLI."""
+
     name: str
     driver: AgentDriver
     title: str = ""
     kind: DriverKind = DriverKind.PROCESS
     capabilities: frozenset[Capability] = frozenset()
     tested_versions: tuple[str, ...] = ()
+    cli: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cli is not None and not (isinstance(self.cli, str) and _COMMAND.match(self.cli)):
+            raise ValueError(f"driver {self.name!r}: cli {self.cli!r} is not a command name (no spaces, no path)")
+        versions: Any = self.tested_versions
+        if isinstance(versions, str) or not isinstance(versions, tuple | list):
+            # a bare string would silently become a tuple of characters
+            raise ValueError(f"driver {self.name!r}: tested_versions must be a tuple of versions, not {versions!r}")
+        for version in versions:
+            if not (isinstance(version, str) and _VERSION.match(version)):
+                raise ValueError(f"driver {self.name!r}: tested version {version!r} is not a version like 1.2.3")
+        if len(set(versions)) != len(versions):
+            raise ValueError(f"driver {self.name!r}: tested_versions repeats a version: {versions!r}")
+        # frozen means frozen: a list passed by the caller becomes a tuple nobody can append to later
+        object.__setattr__(self, "tested_versions", tuple(versions))
 
 
 @dataclass(frozen=True, slots=True)

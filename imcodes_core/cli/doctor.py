@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -11,9 +12,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,6 +32,9 @@ AGENT_CLIS: dict[str, str] = {  # command -> the npm package that provides it
     "qwen": "@qwen-code/qwen-code",
     "openclaw": "openclaw",
 }
+UNTESTED_ADVICE = "state detection may be wrong \u2014 run scripts/install-agent-clis.sh or report"
+# the first dotted number in a `--version` answer: "2.1.331 (Claude Code)", "codex-cli 0.169.0", "OpenClaw 2026.9.6"
+_VERSION_NUMBER = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+(?:-[0-9A-Za-z.]+)?)")
 
 
 class Mark(StrEnum):
@@ -45,6 +50,17 @@ class Check:
     mark: Mark
     detail: str
     hint: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)  # structured facts for --json (empty: left out)
+
+
+@dataclass(frozen=True, slots=True)
+class DriverCli:
+    """A CLI a registered driver launches and the versions that driver was tested against."""
+
+    driver: str
+    cli: str  # the CLI's name, the row doctor shows (``claude``)
+    command: str  # what is looked up on PATH: the driver's executable, which a setting may point elsewhere
+    tested_versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +111,15 @@ def probe(command: str, env: Mapping[str, str], args: Sequence[str] = ("--versio
     lines = [line.strip() for line in (out.stdout or out.stderr).splitlines() if line.strip()]
     if out.returncode != 0:
         return Found(path, None, f"`{command} {' '.join(args)}` exited {out.returncode}: {lines[0] if lines else ''}")
-    return Found(path, lines[0] if lines else "unknown")
+    # some CLIs print a warning before their version (Codex, when it cannot write its home): take the version line
+    every = [line.strip() for line in f"{out.stdout}\n{out.stderr}".splitlines() if line.strip()]
+    return Found(path, next((line for line in every if version_number(line)), lines[0] if lines else "unknown"))
+
+
+def version_number(text: str) -> str | None:
+    """The version number in a ``--version`` answer, without a leading ``v``; None when there is none."""
+    match = _VERSION_NUMBER.search(text)
+    return match.group(1) if match else None
 
 
 def check_tmux(env: Mapping[str, str]) -> Check:
@@ -108,30 +132,72 @@ def check_tmux(env: Mapping[str, str]) -> Check:
     return Check("system", "tmux", Mark.OK, f"{found.version} ({found.path})")
 
 
-def check_agent_clis(env: Mapping[str, str], extra: Mapping[str, str] | None = None) -> list[Check]:
-    """Every known agent CLI (and any a plugin's driver names: command -> install hint), probed concurrently."""
-    hints = {command: f"npm install -g {package}" for command, package in AGENT_CLIS.items()} | dict(extra or {})
-    with ThreadPoolExecutor(max_workers=len(hints)) as pool:
-        results = dict(zip(hints, pool.map(lambda command: probe(command, env), hints), strict=True))
-    checks = []
-    for command, found in results.items():
-        if found is None:
-            checks.append(Check("agents", command, Mark.WARN, "not installed (optional)", hints[command]))
-        elif found.version is None:
-            checks.append(Check("agents", command, Mark.WARN, f"{found.path}: {found.problem}", hints[command]))
+def check_agent_clis(env: Mapping[str, str], drivers: Sequence[DriverCli] = ()) -> list[Check]:
+    """Every known agent CLI and every CLI a driver launches, probed concurrently, judged against the drivers."""
+    users: dict[str, list[DriverCli]] = {cli: [] for cli in AGENT_CLIS}
+    commands = {cli: cli for cli in AGENT_CLIS}
+    for driver in drivers:
+        users.setdefault(driver.cli, []).append(driver)
+        if len(users[driver.cli]) == 1:  # the first driver naming a CLI says where it is (a setting may move it)
+            commands[driver.cli] = driver.command
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        found = dict(zip(commands, pool.map(lambda cli: probe(commands[cli], env), commands), strict=True))
+    return [judge_cli(cli, commands[cli], found[cli], users[cli]) for cli in commands]
+
+
+def judge_cli(cli: str, command: str, found: Found | None, users: Sequence[DriverCli]) -> Check:
+    """One CLI's row: not installed, no answer, no driver, or each driver's verdict on the installed version."""
+    tested = list(dict.fromkeys(v for u in users for v in u.tested_versions))  # declared order: the pin comes last
+    package = AGENT_CLIS.get(cli)
+    install = f"npm install -g {package}{'@' + tested[-1] if tested else ''}" if package else ""
+    names = ", ".join(u.driver for u in users)
+    data: dict[str, Any] = {"cli": cli, "command": command, "path": None, "version": None, "version_output": None}
+    data["drivers"] = []
+    if found is None:
+        who = f"needed by driver {names}" if users else "optional: no driver uses it"
+        return Check("agents", cli, Mark.WARN, f"not installed ({who})", install or f"install {command}", data)
+    data["path"] = found.path
+    if found.version is None:
+        return Check("agents", cli, Mark.WARN, f"{found.path}: {found.problem}", install or f"check {command}", data)
+    number = version_number(found.version)
+    data.update(version=number, version_output=found.version)
+    shown = f"{found.version} ({found.path})"
+    if not users:
+        return Check("agents", cli, Mark.OK, f"{shown}; no driver uses it", "", data)
+    verdicts, mark = [], Mark.OK
+    for user in users:
+        accepted = {v.removeprefix("v") for v in user.tested_versions}
+        ok = None if not accepted or number is None else number in accepted
+        data["drivers"].append({"driver": user.driver, "tested_versions": list(user.tested_versions), "tested": ok})
+        if not accepted:
+            verdicts.append(f"driver {user.driver}: declares no tested versions")
+        elif number is None:
+            mark = Mark.WARN
+            verdicts.append(f"driver {user.driver}: no version number in the answer; {UNTESTED_ADVICE}")
+        elif ok:
+            verdicts.append(f"driver {user.driver}: tested version")
         else:
-            checks.append(Check("agents", command, Mark.OK, f"{found.version} ({found.path})"))
-    return checks
+            mark = Mark.WARN
+            listed = ", ".join(user.tested_versions)
+            verdicts.append(f"driver {user.driver}: untested version {number} (tested: {listed}); {UNTESTED_ADVICE}")
+    hint = f"install a tested version: {install}" if install else f"install a tested version of {command}"
+    if mark is Mark.OK:
+        hint = ""
+    return Check("agents", cli, mark, f"{shown} \u2014 {'; '.join(verdicts)}", hint, data)
 
 
-def driver_executables(host: PluginHost) -> dict[str, str]:
-    """CLIs that plugin drivers launch beyond the known ones: command -> where the hint says it comes from."""
-    extra = {}
+def driver_clis(host: PluginHost) -> list[DriverCli]:
+    """The CLI each registered driver launches (its spec's ``cli``, else ``executable``) and its tested versions."""
+    clis = []
     for spec in host.agent_drivers():
         executable = getattr(spec.driver, "executable", None)
-        if isinstance(executable, str) and executable and executable not in AGENT_CLIS:
-            extra[executable] = f"install it (the {spec.name} driver launches it)"
-    return extra
+        command = executable if isinstance(executable, str) and executable else spec.cli
+        if not command:
+            continue  # built-ins and transports that launch no CLI of their own
+        tested = spec.tested_versions or getattr(spec.driver, "tested_versions", ())
+        versions = tuple(v for v in tested if isinstance(v, str)) if isinstance(tested, tuple | list) else ()
+        clis.append(DriverCli(spec.name, spec.cli or command, command, versions))
+    return clis
 
 
 def check_plugins(host: PluginHost) -> Check:
@@ -230,7 +296,7 @@ def check_health(server: str, secrets: SecretRegistry) -> Check:
 def run_checks(host: PluginHost, env: Mapping[str, str]) -> list[Check]:
     home = imcodes_home(env)
     with ThreadPoolExecutor(max_workers=2) as pool:  # the CLI probes and the health request wait in parallel
-        agents = pool.submit(check_agent_clis, env, driver_executables(host))
+        agents = pool.submit(check_agent_clis, env, driver_clis(host))
         server = pool.submit(check_server_link, home)
         tmux = check_tmux(env)
         return [tmux, *agents.result(), check_plugins(host), check_data_dir(home), *server.result()]
@@ -254,6 +320,13 @@ def format_report(checks: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
+def check_as_json(check: Check) -> dict[str, Any]:
+    record = {**asdict(check), "mark": str(check.mark)}
+    if not check.data:
+        del record["data"]
+    return record
+
+
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.pass_context
@@ -264,9 +337,7 @@ def doctor_command(ctx: click.Context, as_json: bool) -> None:
     checks = run_checks(host_from_context(ctx), os.environ)
     failed = any(c.mark is Mark.FAIL for c in checks)
     if as_json:
-        click.echo(
-            json.dumps({"ok": not failed, "checks": [{**asdict(c), "mark": str(c.mark)} for c in checks]}, indent=2)
-        )
+        click.echo(json.dumps({"ok": not failed, "checks": [check_as_json(c) for c in checks]}, indent=2))
     else:
         click.echo(format_report(checks))
     if failed:

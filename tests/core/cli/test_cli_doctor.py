@@ -125,11 +125,14 @@ def test_a_server_that_does_not_answer_is_a_warning_within_the_budget(tmp_path: 
 def test_the_doctor_command_human_and_json(
     tmp_path: Path, agent_dir: Path, health_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_program(agent_dir / "bin", "claude", "echo 2.1.0")
+    host = make_plugin_host(PluginSettings())
+    monkeypatch.delenv("IMCODES_CLAUDE_BINARY", raising=False)
+    tested = host.agent_driver("claude").tested_versions[-1]  # an untested version would be a warning
+    write_program(agent_dir / "bin", "claude", f"echo {tested}")
     home = tmp_path / "home"
     link(home, health_server)
     monkeypatch.setenv("IMCODES_HOME", str(home))
-    cli = make_cli(make_plugin_host(PluginSettings()))
+    cli = make_cli(host)
     runner = CliRunner()
     human = runner.invoke(cli, ["doctor"])
     tmux_ok = shutil.which("tmux") is not None

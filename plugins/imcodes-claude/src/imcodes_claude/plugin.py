@@ -31,6 +31,7 @@ def imcodes_agent_drivers() -> list[AgentDriverSpec]:
             title="Claude Code",
             capabilities=CAPABILITIES,
             tested_versions=TESTED_VERSIONS,
+            cli="claude",
         )
     ]
 

@@ -27,6 +27,7 @@ def imcodes_agent_drivers() -> list[AgentDriverSpec]:
             title="Codex",
             capabilities=CAPABILITIES,
             tested_versions=TESTED_VERSIONS,
+            cli="codex",
         )
     ]
 

@@ -33,6 +33,7 @@ def imcodes_agent_drivers() -> list[AgentDriverSpec]:
             title="Gemini CLI",
             capabilities=CAPABILITIES,
             tested_versions=TESTED_VERSIONS,
+            cli="gemini",
         )
     ]
 

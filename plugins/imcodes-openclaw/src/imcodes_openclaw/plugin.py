@@ -18,7 +18,11 @@ def make_driver(env: Mapping[str, str] | None = None) -> OpenClawDriver:
 
 @hookimpl
 def imcodes_agent_drivers() -> list[AgentDriverSpec]:
-    return [AgentDriverSpec(name="openclaw", driver=make_driver(), title="OpenClaw", tested_versions=TESTED_VERSIONS)]
+    return [
+        AgentDriverSpec(
+            name="openclaw", driver=make_driver(), title="OpenClaw", tested_versions=TESTED_VERSIONS, cli="openclaw"
+        )
+    ]
 
 
 @hookimpl

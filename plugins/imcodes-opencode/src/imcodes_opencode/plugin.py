@@ -32,6 +32,7 @@ def imcodes_agent_drivers() -> list[AgentDriverSpec]:
             title="OpenCode",
             capabilities=CAPABILITIES,
             tested_versions=TESTED_VERSIONS,
+            cli="opencode",
         )
     ]
 

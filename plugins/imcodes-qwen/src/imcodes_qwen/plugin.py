@@ -32,6 +32,7 @@ def imcodes_agent_drivers() -> list[AgentDriverSpec]:
             title="Qwen Code",
             capabilities=CAPABILITIES,
             tested_versions=TESTED_VERSIONS,
+            cli="qwen",
         )
     ]
 
