@@ -19,6 +19,9 @@ _SIGN_IN = """<!doctype html>
 <p>{message}</p>
 <p>To sign in, open the one-time link printed by <code>imcodes up</code>, or run
 <code>imcodes login-link</code> on the server and open the link it prints.</p>
+<p><button type="button" id="passkey-sign-in" hidden>Sign in with a passkey</button></p>
+<p id="passkey-status" role="status" aria-live="polite" hidden></p>
+<script type="module" src="/static/js/sign-in.js"></script>
 </body></html>
 """
 

@@ -1,7 +1,7 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v2";
+const CACHE = "imcodes-shell-v3";
 const SHELL = [
   "/",
   "/static/app.css",
@@ -10,16 +10,19 @@ const SHELL = [
   "/static/icons/icon-maskable.svg",
   "/static/js/app.js",
   "/static/js/backoff.js",
+  "/static/js/base64url.js",
   "/static/js/binary.js",
   "/static/js/connection.js",
   "/static/js/dialogs.js",
   "/static/js/dom.js",
   "/static/js/keys.js",
+  "/static/js/passkeys.js",
   "/static/js/security.js",
   "/static/js/sidebar.js",
   "/static/js/store.js",
   "/static/js/terminal-view.js",
   "/static/js/timeline.js",
+  "/static/js/webauthn.js",
   "/static/vendor/xterm/xterm.mjs",
   "/static/vendor/xterm/xterm.css",
   "/static/vendor/addon-fit/addon-fit.mjs",

@@ -1,9 +1,11 @@
 // The "Devices & security" dialog: browsers and machines (each revocable), pairing a new machine with a one-time
-// code, sign-out everywhere, and the TOTP second factor (enrol, confirm, recovery codes shown once, disable).
+// code, passkeys (passkeys.js), sign-out everywhere, and the TOTP second factor (enrol, confirm, recovery codes
+// shown once, disable).
 // Every state-changing request is a cookie-authenticated POST with the X-CSRF-Token header, as the server requires.
 
 import { readCookie } from "./connection.js";
 import { $, h } from "./dom.js";
+import { setupPasskeys } from "./passkeys.js";
 
 /** A failed request as a sentence that says what to do next. */
 export function explainFailure(status, body, action) {
@@ -92,6 +94,7 @@ export function setupSecurity({ store }) {
   const pairResult = $("#pair-result");
 
   const fail = (result, action) => setStatus(status, explainFailure(result.status, result.body, action), "error");
+  const passkeys = setupPasskeys({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
 
   /** A row's Revoke button asks once more in place, then POSTs. */
   function revokeButton(label, what, url, after) {
@@ -319,7 +322,7 @@ export function setupSecurity({ store }) {
       everywhere.dataset.armed = "false";
       everywhere.textContent = "Sign out everywhere";
       if (!dialog.open) dialog.showModal();
-      await Promise.all([refreshDevices(), refreshTotp()]);
+      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh()]);
     },
   };
 }
