@@ -1,13 +1,14 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v3";
+const CACHE = "imcodes-shell-v4";
 const SHELL = [
   "/",
   "/static/app.css",
   "/static/manifest.webmanifest",
   "/static/icons/icon.svg",
   "/static/icons/icon-maskable.svg",
+  "/static/js/accounts.js",
   "/static/js/app.js",
   "/static/js/backoff.js",
   "/static/js/base64url.js",
@@ -18,6 +19,7 @@ const SHELL = [
   "/static/js/keys.js",
   "/static/js/passkeys.js",
   "/static/js/security.js",
+  "/static/js/sign-in.js",
   "/static/js/sidebar.js",
   "/static/js/store.js",
   "/static/js/terminal-view.js",
