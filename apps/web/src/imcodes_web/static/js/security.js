@@ -1,11 +1,12 @@
 // The "Devices & security" dialog: browsers and machines (each revocable), pairing a new machine with a one-time
-// code, passkeys (passkeys.js), sign-out everywhere, and the TOTP second factor (enrol, confirm, recovery codes
-// shown once, disable).
+// code, passkeys (passkeys.js), invitations and API keys (accounts.js), sign-out everywhere, and the TOTP second
+// factor (enrol, confirm, recovery codes shown once, disable).
 // Every state-changing request is a cookie-authenticated POST with the X-CSRF-Token header, as the server requires.
 
 import { readCookie } from "./connection.js";
 import { $, h } from "./dom.js";
 import { setupPasskeys } from "./passkeys.js";
+import { setupAccounts } from "./accounts.js";
 
 /** A failed request as a sentence that says what to do next. */
 export function explainFailure(status, body, action) {
@@ -95,6 +96,7 @@ export function setupSecurity({ store }) {
 
   const fail = (result, action) => setStatus(status, explainFailure(result.status, result.body, action), "error");
   const passkeys = setupPasskeys({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
+  const accounts = setupAccounts({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
 
   /** A row's Revoke button asks once more in place, then POSTs. */
   function revokeButton(label, what, url, after) {
@@ -322,7 +324,7 @@ export function setupSecurity({ store }) {
       everywhere.dataset.armed = "false";
       everywhere.textContent = "Sign out everywhere";
       if (!dialog.open) dialog.showModal();
-      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh()]);
+      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh(), accounts.refresh()]);
     },
   };
 }
