@@ -18,13 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from imcodes_core.protocol.binary import BinaryKind, encode_binary
 from imcodes_server import auth
 from imcodes_server.bridge.client_ws import CLIENT_IN
 from imcodes_server.bridge.daemon_ws import DAEMON_IN
 from imcodes_server.models import WebSession, WsTicket, hash_token, new_token
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from imcodes_core.protocol.binary import BinaryKind, encode_binary
 
 pytestmark = pytest.mark.postgres
 

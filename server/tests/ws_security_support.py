@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 from annotated_types import Ge, Le, MaxLen, MinLen
 from hypothesis import strategies as st
-from imcodes_core.protocol import frames as protocol
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from tortoise import connections
+
+from imcodes_core.protocol import frames as protocol
 
 
 def load_bridge_conftest() -> types.ModuleType:
@@ -65,7 +66,7 @@ async def bridge_counts() -> dict[str, int]:
     db = connections.get("default")
     counts = {}
     for table in ("bridge_sessions", "bridge_timeline", "bridge_command_queue", "machines", "ws_tickets"):
-        _, rows = await db.execute_query(f"SELECT count(*) AS n FROM {table}")  # noqa: S608 (fixed names)
+        _, rows = await db.execute_query(f"SELECT count(*) AS n FROM {table}")
         counts[table] = int(rows[0]["n"])
     return counts
 
@@ -173,7 +174,7 @@ def model_dicts(
     required: dict[str, st.SearchStrategy[Any]] = {}
     optional: dict[str, st.SearchStrategy[Any]] = {}
     for name, info in model.model_fields.items():
-        strategy = overrides.get(name) or _for_type(info.annotation, list(info.metadata), text)
+        strategy = overrides[name] if name in overrides else _for_type(info.annotation, list(info.metadata), text)
         (required if info.is_required() or name in ("type", "v") else optional)[name] = strategy
     return st.fixed_dictionaries(required, optional=optional)  # type: ignore[arg-type]
 
