@@ -96,6 +96,7 @@ class AgentPane:
     _stop: threading.Event = field(default_factory=threading.Event)
     _poller: threading.Thread | None = None
     events: list[AgentEvent] = field(default_factory=list)  # from a machine channel, when the test follows one
+    turn_timeout: float = 20.0
 
     def run_tmux(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         done = subprocess.run(
@@ -274,13 +275,16 @@ class AgentPane:
         exit_line: str | None = None,
         exit_keys: Sequence[str] = (),
         ready_timeout: float = 30.0,
+        turn_timeout: float = 20.0,
     ) -> list[SessionState]:
         """The scenario every CLI goes through; returns the trail of states (consecutive repeats merged).
 
         start -> idle; a slow text prompt -> working -> idle; a prompt whose answer is a tool call -> waiting for
         permission -> ``approve`` keys -> working (the tool sleeps 1 s) -> idle; ``exit_line`` or ``exit_keys`` ->
-        exited with status 0. Without ``approve`` keys the tool turn is left out.
+        exited with status 0. Without ``approve`` keys the tool turn is left out. ``turn_timeout`` bounds each
+        wait within a turn (a loaded 2-core machine slows the heavier CLIs down several times).
         """
+        self.turn_timeout = turn_timeout
         S = SessionState  # noqa: N806 (reads like the enum it is)
         first = self.wait_for(S.IDLE, timeout=ready_timeout)
         assert self.trail[0].state in (S.STARTING, S.SETUP), self.describe()
@@ -288,7 +292,7 @@ class AgentPane:
 
         self.type_line("Say hello SLOWLY please")
         self.wait_for(S.WORKING, timeout=10)
-        self.wait_for_answer("FAKE_OK")
+        self.wait_for_answer("FAKE_OK", self.turn_timeout)
         if approve:
             self.tool_turn(world, approve)
 
@@ -306,20 +310,20 @@ class AgentPane:
         """The fake model calls the CLI's shell tool: waiting for permission, approved, working, idle."""
         S = SessionState  # noqa: N806 (reads like the enum it is)
         self.type_line("Please RUNTOOL now")
-        self.wait_for(S.WAITING_PERMISSION, timeout=20)
+        self.wait_for(S.WAITING_PERMISSION, timeout=self.turn_timeout)
         assert not world.tool_output.exists(), "the tool ran before it was approved"
         self.answer(approve)
         self.wait_for(S.WORKING, timeout=10)
-        self.wait_for_answer("FAKE_TOOL_DONE")
+        self.wait_for_answer("FAKE_TOOL_DONE", self.turn_timeout)
         assert world.tool_output.exists(), f"the approved tool did not run\n{self.describe()}"
 
-    def wait_for_answer(self, text: str) -> None:
+    def wait_for_answer(self, text: str, timeout: float = 20.0) -> None:
         """Wait for idle, which must not come before the answer ``text`` is complete.
 
         An idle read from the screen must come with the answer on that very screen. An idle the CLI reported
         through a machine channel is its own word; the screen may paint the answer a moment later.
         """
-        idle = self.wait_for(SessionState.IDLE, timeout=20)
+        idle = self.wait_for(SessionState.IDLE, timeout=timeout)
         if idle.source is not None and idle.source >= SignalSource.STRUCTURED:
             deadline = time.monotonic() + 3
             while text not in self.screen():

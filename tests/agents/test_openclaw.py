@@ -40,7 +40,8 @@ def test_openclaw_chat_session(agent_world, agent_pane, fake_model_endpoint) -> 
     (folder / "openclaw.json").write_text(json.dumps(settings), encoding="utf-8")
     pane = agent_pane("openclaw", MARKERS, args_without_driver=["chat"])
 
-    pane.standard_session(agent_world, exit_line="/exit", ready_timeout=40)
+    # the heaviest CLI (node, SQLite): slow to start and to turn when the machine is busy
+    pane.standard_session(agent_world, exit_line="/exit", ready_timeout=40, turn_timeout=40)
 
     pane.assert_in_order([S.STARTING, S.IDLE, S.WORKING, S.IDLE, S.EXITED])
     assert [r.reply_kind for r in fake_model_endpoint.requests if r.api == "openai-chat"][:1] == ["text"]
