@@ -63,10 +63,10 @@ FUZZ = settings(
 )
 # Text for string fields (valid frames): any code point PostgreSQL text can store. NUL and lone surrogates are left
 # to test_nul_and_surrogates_in_stored_fields_are_refused_not_crashed, which pins down what they do today.
-TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=40)
+TEXT = support.STORABLE_TEXT
 NAMES = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:@-]{0,20}\Z")
 JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=30,
 )
@@ -95,7 +95,7 @@ def _mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> str |
     elif how == "huge":
         body[key] = "x" * draw(HUGE)
     elif how == "unicode":
-        body[key] = draw(st.text(min_size=1, max_size=60))
+        body[key] = draw(TEXT.filter(bool))  # any script, emoji, controls, RTL marks...
     elif how == "nested":
         body[key] = draw(JUNK.filter(lambda v: isinstance(v, (list, dict))))
     elif how == "missing":
