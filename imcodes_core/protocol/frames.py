@@ -14,11 +14,38 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
 MAX_TEXT_FRAME_BYTES = 1024 * 1024 + 4096  # a 1 MiB message body plus its envelope
 MAX_INPUT_BYTES = 256 * 1024  # one terminal.input (a large paste)
+
+INT32_MAX = 2**31 - 1  # epochs and seqs are stored in 32-bit columns
+
+
+def _storable(value: Any) -> Any:
+    """Refuse what PostgreSQL's text and jsonb cannot hold (NUL, lone surrogates), anywhere inside ``value``.
+
+    Applied to the fields the server stores (labels, folders, timeline data), never to terminal input, where NUL is a
+    real key (Ctrl-Space).
+    """
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+            raise ValueError("text contains NUL or a lone surrogate")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
+StoredText = Annotated[str, AfterValidator(_storable)]
+StoredData = Annotated[dict[str, Any], AfterValidator(_storable)]
+Epoch = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Seq = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
 FrameId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -64,12 +91,12 @@ class SessionInfo(BaseModel):
 
     name: Name
     driver: Name
-    label: str = Field(default="", max_length=128)
-    cwd: str = Field(default="", max_length=4096)
-    state: str = "unknown"
-    state_reason: dict[str, Any] | None = None  # a StateVerdict.to_dict(): why the session is in its state
-    epoch: int = Field(default=1, ge=1)
-    seq: int = Field(default=0, ge=0)  # the last timeline seq the daemon produced
+    label: StoredText = Field(default="", max_length=128)
+    cwd: StoredText = Field(default="", max_length=4096)
+    state: StoredText = Field(default="unknown", max_length=64)
+    state_reason: StoredData | None = None  # a StateVerdict.to_dict(): why the session is in its state
+    epoch: Epoch = 1
+    seq: Seq = 0  # the last timeline seq the daemon produced
     cols: int = Field(default=120, ge=2, le=1000)
     rows: int = Field(default=40, ge=2, le=1000)
     created_at: float = 0.0
@@ -79,11 +106,11 @@ class TimelineEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     session: Name
-    epoch: int = Field(ge=1)
-    seq: int = Field(ge=1)
+    epoch: Epoch
+    seq: Annotated[int, Field(ge=1, le=INT32_MAX)]
     at: float
-    kind: Annotated[str, Field(min_length=1, max_length=64)]
-    data: dict[str, Any] = Field(default_factory=dict)
+    kind: Annotated[StoredText, Field(min_length=1, max_length=64)]
+    data: StoredData = Field(default_factory=dict)
 
 
 class DriverInfo(BaseModel):
@@ -101,7 +128,7 @@ class DriverInfo(BaseModel):
 class DaemonHello(_Frame):
     type: Literal["daemon.hello"] = "daemon.hello"
     machine: Name
-    hostname: str = Field(default="", max_length=255)
+    hostname: StoredText = Field(default="", max_length=255)
     version: str = Field(default="", max_length=64)
     capabilities: list[str] = Field(default_factory=list, max_length=64)
     drivers: list[DriverInfo] = Field(default_factory=list, max_length=256)
@@ -151,8 +178,8 @@ class SessionStart(_Frame):
     type: Literal["session.start"] = "session.start"
     machine: Name | None = None
     driver: Name = "shell"
-    cwd: str = Field(default="", max_length=4096)
-    label: str = Field(default="", max_length=128)
+    cwd: StoredText = Field(default="", max_length=4096)
+    label: StoredText = Field(default="", max_length=128)
     name: Name | None = None
 
 
@@ -166,7 +193,7 @@ class SessionRename(_Frame):
     type: Literal["session.rename"] = "session.rename"
     machine: Name | None = None
     session: Name
-    label: str = Field(max_length=128)
+    label: StoredText = Field(max_length=128)
 
 
 class TerminalSubscribe(_Frame):
@@ -204,8 +231,8 @@ class TimelineReplay(_Frame):
     type: Literal["timeline.replay"] = "timeline.replay"
     machine: Name
     session: Name
-    epoch: int = Field(default=0, ge=0)
-    after_seq: int = Field(default=0, ge=0)
+    epoch: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
+    after_seq: Seq = 0
     limit: int = Field(default=1000, ge=1, le=5000)
 
 
@@ -272,7 +299,8 @@ AnyFrame = Annotated[
 Frame = _Frame
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyFrame)
 FRAME_TYPES: frozenset[str] = frozenset(
-    m.model_fields["type"].default for m in _Frame.__subclasses__()  # every concrete frame model
+    m.model_fields["type"].default
+    for m in _Frame.__subclasses__()  # every concrete frame model
 )
 
 

@@ -297,25 +297,11 @@ STORED_FIELD_CASES = {
 }
 
 
-JSONB_BUG = (
-    "frames.py accepts any str/dict content, but PostgreSQL text/jsonb cannot store U+0000 or a lone surrogate: "
-    "store.insert_event / store.upsert_session (server/src/imcodes_server/bridge/store.py:38,75) raise and "
-    "daemon_ws._dispatch answers code 'internal' (daemon_ws.py:137) instead of refusing the frame as invalid"
-)
-INT32_BUG = (
-    "TimelineEvent.epoch (imcodes_core/protocol/frames.py:82) has no upper bound but bridge_timeline.epoch is "
-    "a 32-bit integer (bridge/models.py:41 IntField, migrations/0002_bridge.sql): epoch >= 2**31 makes "
-    "store.insert_event raise, answered 'internal' (daemon_ws.py:137)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=JSONB_BUG)
 @pytest.mark.parametrize("case", [c for c in STORED_FIELD_CASES if "int32" not in c])
 async def test_nul_and_surrogates_in_stored_fields_are_refused_not_crashed(peers: Any, case: str) -> None:
     await _refused_not_crashed(peers, case)
 
 
-@pytest.mark.xfail(strict=True, reason=INT32_BUG)
 async def test_an_epoch_beyond_int32_is_refused_not_crashed(peers: Any) -> None:
     await _refused_not_crashed(peers, "timeline epoch beyond int32")
 
@@ -335,12 +321,6 @@ async def _refused_not_crashed(peers: Any, case: str) -> None:
     assert await support.bridge_snapshot() == before, f"{case}: refused but written"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.sync_sessions (server/src/imcodes_server/bridge/store.py:84) upserts session by session outside "
-    "a transaction: when one session of a sessions.sync cannot be stored, the ones before it stay written (and the "
-    "removal of the others is skipped), a partial write",
-)
 async def test_a_sync_that_fails_half_way_writes_nothing(peers: Any) -> None:
     user = await peers.user()
     machine, token = await peers.machine(user)
@@ -354,12 +334,6 @@ async def test_a_sync_that_fails_half_way_writes_nothing(peers: Any) -> None:
     assert await support.bridge_snapshot() == before, "part of a failed sync was stored"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a durable command for an offline machine is stored with its label as jsonb (store.enqueue_command, "
-    "server/src/imcodes_server/bridge/store.py:145): U+0000 makes it raise and the browser gets code 'internal' "
-    "(client_ws.py:90) instead of a refusal",
-)
 async def test_nul_in_a_queued_command_is_refused_not_crashed(peers: Any) -> None:
     user = await peers.user()
     offline, _ = await peers.machine(user)

@@ -99,10 +99,10 @@ def leaked(received: list[str | bytes], markers: list[str]) -> list[str]:
 
 # --- hypothesis: valid frames from the models -----------------------------------------------------------------
 
-# Text PostgreSQL can store: U+0000 and lone surrogates crash the bridge today (pinned by the xfail tests in
-# test_protocol_fuzz.py); widen this once they are refused cleanly.
+# Valid frames only carry text PostgreSQL can store: the models refuse U+0000 and lone surrogates in stored fields
+# (test_protocol_fuzz.py checks those are refused as invalid, not crashed on).
 STORABLE_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=40)
-INT32 = 2**31 - 1  # bridge_timeline.epoch is a 32-bit column (the epoch overflow is pinned by an xfail test)
+INT32 = 2**31 - 1  # bridge_timeline.epoch is a 32-bit column; the models cap epoch and seq there
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), FINITE, STORABLE_TEXT)
 JSON_VALUES = st.recursive(

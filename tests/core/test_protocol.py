@@ -84,13 +84,20 @@ def test_every_frame_type_is_known() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-                    max_leaves=12),
-       st.sampled_from(sorted(FRAME_TYPES)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+        max_leaves=12,
+    ),
+    st.sampled_from(sorted(FRAME_TYPES)),
+)
 def test_fuzzed_frames_either_parse_or_raise_frame_error(payload: object, kind: str) -> None:
-    obj = {"v": 1, "type": kind, "payload": payload} if not isinstance(payload, dict) else {**payload, "v": 1,
-                                                                                         "type": kind}
+    obj = (
+        {"v": 1, "type": kind, "payload": payload}
+        if not isinstance(payload, dict)
+        else {**payload, "v": 1, "type": kind}
+    )
     with contextlib.suppress(FrameError):
         parse_frame(json.dumps(obj))
 
@@ -114,3 +121,33 @@ def test_binary_round_trip() -> None:
 def test_malformed_binary_frames_are_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
         decode_binary(raw)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "session.rename", "session": "s1", "label": "a\u0000b"},
+        {"type": "session.start", "driver": "shell", "cwd": "/tmp/\ud800"},
+        {
+            "type": "timeline.event",
+            "event": {
+                "session": "s",
+                "epoch": 1,
+                "seq": 1,
+                "at": 0,
+                "kind": "k",
+                "data": {"nested": ["ok", {"bad": "\u0000"}]},
+            },
+        },
+        {"type": "timeline.event", "event": {"session": "s", "epoch": 2**31, "seq": 1, "at": 0, "kind": "k"}},
+    ],
+)
+def test_what_postgresql_cannot_store_is_refused_as_invalid(frame: dict[str, object]) -> None:
+    with pytest.raises(FrameError) as refused:
+        parse_frame(json.dumps({"v": 1, **frame}))
+    assert refused.value.code == "invalid"
+
+
+def test_nul_stays_allowed_in_terminal_input() -> None:
+    frame = parse_frame(json.dumps({"v": 1, "type": "terminal.input", "session": "s", "data": "\u0000"}))
+    assert frame.data == "\x00"  # type: ignore[attr-defined]  # Ctrl-Space is a real key
