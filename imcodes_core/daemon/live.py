@@ -83,10 +83,11 @@ class LiveSession:
 
     async def attach(self) -> None:
         """Start (or restart) the control client, learn the pane and its size, and pipe its output to us."""
-        control = ControlClient(self.tmux, self.name, _ignore_output, lambda: None, self._control_exit)
+        control = ControlClient(
+            self.tmux, self.name, _ignore_output, lambda: None, self._control_exit, flags="no-output"
+        )  # no-output (tmux >= 3.2): spare tmux escaping every byte again for a stream the pipe already carries
         self.control = control
         await control.start()
-        control.send("refresh-client -f no-output")  # tmux 3.3: spare tmux escaping what the pipe carries
         reply = await control.command(
             f"display-message -p -t ={self.name}: '#{{pane_id}} #{{pane_width}} #{{pane_height}}'"
         )

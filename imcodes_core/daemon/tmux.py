@@ -125,8 +125,11 @@ class ControlClient:
         on_output: Callable[[bytes, bytes], None],
         on_batch_end: Callable[[], None],
         on_exit: Callable[[], None],
+        *,
+        flags: str = "",
     ) -> None:
         self.tmux = tmux
+        self.flags = flags  # client flags set by the attach itself (e.g. "no-output"), so no command can race them
         self.session = session
         self._on_output = on_output
         self._on_batch_end = on_batch_end
@@ -145,6 +148,7 @@ class ControlClient:
             self.tmux.socket,
             "-C",
             "attach-session",
+            *(("-f", self.flags) if self.flags else ()),
             "-t",
             f"={self.session}",
             stdin=asyncio.subprocess.PIPE,

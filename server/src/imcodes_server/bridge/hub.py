@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from imcodes_core.protocol.binary import decode_binary, encode_binary
+from imcodes_core.protocol.binary import MAX_BINARY_PAYLOAD, MAX_STREAM_NAME, BinaryKind, decode_binary, encode_binary
 from imcodes_core.protocol.frames import LinkStatus, Ping, encode_frame
 from imcodes_server.bridge import store
 from imcodes_server.bridge.commands import Commands
@@ -115,21 +115,25 @@ class Hub:
             browser.subscriptions.discard((machine, name))
 
     def relay_binary(self, link: DaemonLink, data: bytes) -> str | None:
-        """Forward terminal bytes to that session's subscribers only; returns an error reason if malformed."""
+        """Forward terminal bytes to that session's subscribers only; returns an error reason if malformed.
+
+        Per frame: the header is validated and rewritten (the stream gets the machine's name), and the payload is
+        copied once into the outgoing frame, which every subscriber shares; it is never decoded or re-encoded.
+        """
         try:
-            frame = decode_binary(data)
+            kind, session, offset = peek_binary(data)
         except ValueError as error:
             return str(error)
-        viewers = self.subscribers.get((link.machine, frame.stream))
+        viewers = self.subscribers.get((link.machine, session))
         if not viewers:
             return None
-        stream = f"{link.machine}/{frame.stream}"
-        out = encode_binary(frame.kind, stream, frame.payload)
+        stream = f"{link.machine}/{session}"
+        out = encode_binary(kind, stream, b"") + memoryview(data)[offset:]
         behind = False
         for viewer in list(viewers):
-            behind = viewer.offer_terminal(frame.kind, stream, out) or behind
+            behind = viewer.offer_terminal(kind, stream, out) or behind
         if behind:
-            self.commands.internal(link.machine, {"type": "terminal.subscribe", "session": frame.stream})
+            self.commands.internal(link.machine, {"type": "terminal.subscribe", "session": session})
         return None
 
     # --- browsers -----------------------------------------------------------------------------------------------
@@ -187,3 +191,18 @@ class Hub:
             for machine in list(self.daemons):
                 with contextlib.suppress(Exception):
                     await store.touch_machine(machine)
+
+
+def peek_binary(data: bytes) -> tuple[BinaryKind, str, int]:
+    """The kind, stream and payload offset of a binary frame, checked by ``decode_binary`` on the header alone (a
+    short prefix), so a large payload is neither copied nor scanned here."""
+    prefix = data if len(data) <= _PEEK_BYTES else bytes(memoryview(data)[:_PEEK_BYTES])
+    frame = decode_binary(prefix)
+    offset = _HEADER_BYTES + len(frame.stream.encode())
+    if len(data) - offset > MAX_BINARY_PAYLOAD:
+        raise ValueError("binary payload too large")
+    return frame.kind, frame.stream, offset
+
+
+_HEADER_BYTES = 4  # version, kind, 2-byte name length (imcodes_core.protocol.binary)
+_PEEK_BYTES = _HEADER_BYTES + MAX_STREAM_NAME
