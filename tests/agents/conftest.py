@@ -45,6 +45,7 @@ from imcodes_core.states import (
 )
 
 POLL_SECONDS = 0.1
+SSE_READ_TIMEOUT = 120.0  # longer than any test: a quiet stream is no reason to reconnect
 RECENT_EVENTS = 50  # what the detectors see of a machine channel, newest last
 SETTLE_SECONDS = 0.3  # between the typed text's paint and Enter: some TUIs take a fast Enter for part of a paste
 WIDTH, HEIGHT = 120, 40
@@ -339,7 +340,9 @@ class AgentPane:
         def follow() -> None:
             while not self._stop.is_set():
                 try:
-                    with urllib.request.urlopen(url, timeout=2) as stream:
+                    # one long-lived connection: every reconnect adds a listener inside OpenCode, and at 11 it
+                    # prints a MaxListenersExceededWarning over its own TUI (the stream ends when the CLI does)
+                    with urllib.request.urlopen(url, timeout=SSE_READ_TIMEOUT) as stream:
                         for raw in stream:
                             line = raw.decode("utf-8", errors="replace").strip()
                             if line.startswith("data:"):
@@ -348,8 +351,8 @@ class AgentPane:
                                     self.events.append(event)
                             if self._stop.is_set():
                                 return
-                except (OSError, ValueError):  # not up yet, gone, or a read timeout between events
-                    self._stop.wait(POLL_SECONDS)
+                except (OSError, ValueError):  # not up yet (retried), or gone
+                    self._stop.wait(POLL_SECONDS * 5)
 
         threading.Thread(target=follow, name=f"sse-{self.driver}", daemon=True).start()
 

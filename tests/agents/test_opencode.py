@@ -15,6 +15,9 @@ pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux]
 MARKERS = [
     (S.WAITING_PERMISSION, r"Permission required"),
     (S.WORKING, r"esc interrupt"),
+    # between a tool's end and the next model request the footer looks idle; the last step ("▣  Build · model ·
+    # 2.3s") then ends in a tool block ("┃ ...") instead of answer text: the agent loop goes on
+    (S.WORKING, r"^\s*┃.*\n\s*▣ [^\n]*\n(?![\s\S]*▣ )"),
     (S.IDLE, r"ctrl\+p commands"),
 ]
 
