@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import importlib.util
 import json
 import shutil
@@ -23,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +45,8 @@ from imcodes_core.states import (
 )
 
 POLL_SECONDS = 0.1
-SSE_READ_TIMEOUT = 120.0  # longer than any test: a quiet stream is no reason to reconnect
+SSE_ANSWER_TIMEOUT = 3.0  # for the response headers of the event stream
+SSE_READ_TIMEOUT = 120.0  # between two events: longer than any test
 RECENT_EVENTS = 50  # what the detectors see of a machine channel, newest last
 SETTLE_SECONDS = 0.3  # between the typed text's paint and Enter: some TUIs take a fast Enter for part of a paste
 WIDTH, HEIGHT = 120, 40
@@ -333,26 +334,37 @@ class AgentPane:
             return
         assert text in idle.screen, f"idle before the answer was complete:\n{idle.screen}\n{self.describe()}"
 
-    def follow_sse(self, url: str, to_event: Callable[[Mapping[str, Any], float], AgentEvent]) -> None:
-        """Read the CLI's server-sent events at ``url`` into :attr:`events` until the pane stops (the daemon's
-        job in production); connection refused is retried while the CLI starts its server."""
+    def follow_sse(self, port: int, path: str, to_event: Callable[[Mapping[str, Any], float], AgentEvent]) -> None:
+        """Read the CLI's server-sent events at ``http://127.0.0.1:{port}{path}`` into :attr:`events` until the
+        CLI ends (the daemon's job in production).
+
+        Refused connections are retried while the CLI starts its server, and so is a request left unanswered for
+        a few seconds (OpenCode accepts connections before it answers them). Once the stream flows it is read on
+        one long-lived connection: every reconnect adds a listener inside OpenCode, and at 11 it prints a
+        MaxListenersExceededWarning over its own TUI.
+        """
 
         def follow() -> None:
             while not self._stop.is_set():
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=SSE_ANSWER_TIMEOUT)
                 try:
-                    # one long-lived connection: every reconnect adds a listener inside OpenCode, and at 11 it
-                    # prints a MaxListenersExceededWarning over its own TUI (the stream ends when the CLI does)
-                    with urllib.request.urlopen(url, timeout=SSE_READ_TIMEOUT) as stream:
-                        for raw in stream:
-                            line = raw.decode("utf-8", errors="replace").strip()
-                            if line.startswith("data:"):
-                                event = to_event(json.loads(line[5:]), time.time())
-                                with self._changed:
-                                    self.events.append(event)
-                            if self._stop.is_set():
-                                return
-                except (OSError, ValueError):  # not up yet (retried), or gone
+                    connection.request("GET", path, headers={"Accept": "text/event-stream"})
+                    stream = connection.getresponse()
+                    if stream.status != 200:
+                        raise ValueError(f"HTTP {stream.status}")
+                    assert connection.sock is not None
+                    connection.sock.settimeout(SSE_READ_TIMEOUT)  # a quiet stream is no reason to reconnect
+                    while line := stream.readline():
+                        text = line.decode("utf-8", errors="replace").strip()
+                        if text.startswith("data:"):
+                            event = to_event(json.loads(text[5:]), time.time())
+                            with self._changed:
+                                self.events.append(event)
+                    return  # the stream ended: so did the CLI
+                except (OSError, ValueError, http.client.HTTPException):
                     self._stop.wait(POLL_SECONDS * 5)
+                finally:
+                    connection.close()
 
         threading.Thread(target=follow, name=f"sse-{self.driver}", daemon=True).start()
 

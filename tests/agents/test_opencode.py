@@ -63,7 +63,7 @@ def test_opencode_full_session(agent_world, agent_pane, fake_model_endpoint) -> 
     except ImportError:
         pass  # no event detector to read them either: the screen alone
     else:
-        pane.follow_sse(f"http://127.0.0.1:{port}/event", sse_event)
+        pane.follow_sse(port, "/event", sse_event)
 
     # offline it waits 10-18 s before its first paint; "Allow once" is the selected choice
     pane.standard_session(agent_world, approve=["Enter"], exit_line="/exit", ready_timeout=30)
