@@ -8,7 +8,7 @@ import pytest
 
 from imcodes_core.states import SessionState as S
 
-pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux]
+pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux, pytest.mark.slow]
 
 # Stand-ins until imcodes-gemini registers its screen detector (patterns from the fixtures' captures of 0.61.0).
 MARKERS = [

@@ -12,7 +12,7 @@ import pytest
 
 from imcodes_core.states import SessionState as S
 
-pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux]
+pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux, pytest.mark.slow]
 
 # Stand-ins until imcodes-openclaw registers its status-line detector (its status line, as seen on 2026.9.6).
 MARKERS = [

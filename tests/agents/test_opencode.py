@@ -9,7 +9,7 @@ import pytest
 
 from imcodes_core.states import SessionState as S
 
-pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux]
+pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux, pytest.mark.slow]
 
 # Stand-ins until imcodes-opencode registers its screen detector (patterns from the fixtures' captures of 1.18.33).
 MARKERS = [
