@@ -56,6 +56,7 @@ SERVER_TO_DAEMON = frozenset(
     {
         "ping", "pong", "ack", "error", "hello.ok", "session.start", "session.stop", "session.rename",
         "terminal.subscribe", "terminal.unsubscribe", "terminal.input", "terminal.resize",
+        "session.prompt", "permission.answer", "session.interrupt",
     }
 )  # fmt: skip
 

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 PROTOCOL_VERSION = 1
 MAX_TEXT_FRAME_BYTES = 1024 * 1024 + 4096  # a 1 MiB message body plus its envelope
 MAX_INPUT_BYTES = 256 * 1024  # one terminal.input (a large paste)
+MAX_PROMPT_CHARS = 64 * 1024  # one session.prompt (stored in the timeline as the user's prompt)
 
 INT32_MAX = 2**31 - 1  # epochs and seqs are stored in 32-bit columns
 
@@ -225,6 +226,32 @@ class TerminalResize(_Frame):
     rows: int = Field(ge=2, le=1000)
 
 
+class SessionPrompt(_Frame):
+    """A prompt for the agent, submitted the way the session's driver takes input (typed text, then Enter)."""
+
+    type: Literal["session.prompt"] = "session.prompt"
+    machine: Name | None = None
+    session: Name
+    text: StoredText = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+
+
+class PermissionAnswer(_Frame):
+    """Pick one choice of the permission question on the session's screen (the key its driver shows for it)."""
+
+    type: Literal["permission.answer"] = "permission.answer"
+    machine: Name | None = None
+    session: Name
+    choice: StoredText = Field(min_length=1, max_length=64)
+
+
+class SessionInterrupt(_Frame):
+    """Stop the agent's current turn (the driver's interrupt keys, Ctrl-C by default)."""
+
+    type: Literal["session.interrupt"] = "session.interrupt"
+    machine: Name | None = None
+    session: Name
+
+
 class TimelineReplay(_Frame):
     """A client asks for every event after ``after_seq`` of ``epoch`` (0 = from the start)."""
 
@@ -290,6 +317,9 @@ AnyFrame = Annotated[
     | TerminalUnsubscribe
     | TerminalInput
     | TerminalResize
+    | SessionPrompt
+    | PermissionAnswer
+    | SessionInterrupt
     | TimelineReplay
     | MachinesList
     | LinkStatus

@@ -16,7 +16,15 @@ from imcodes_core.protocol import (
     encode_frame,
     parse_frame,
 )
-from imcodes_core.protocol.frames import FRAME_TYPES, TerminalInput, TimelineAppended
+from imcodes_core.protocol.frames import (
+    FRAME_TYPES,
+    MAX_PROMPT_CHARS,
+    PermissionAnswer,
+    SessionInterrupt,
+    SessionPrompt,
+    TerminalInput,
+    TimelineAppended,
+)
 
 
 def test_round_trip_of_a_command() -> None:
@@ -151,3 +159,40 @@ def test_what_postgresql_cannot_store_is_refused_as_invalid(frame: dict[str, obj
 def test_nul_stays_allowed_in_terminal_input() -> None:
     frame = parse_frame(json.dumps({"v": 1, "type": "terminal.input", "session": "s", "data": "\u0000"}))
     assert frame.data == "\x00"  # type: ignore[attr-defined]  # Ctrl-Space is a real key
+
+
+def test_prompt_answer_and_interrupt_frames_round_trip() -> None:
+    prompt = parse_frame(json.dumps({"v": 1, "type": "session.prompt", "id": "p1", "session": "s", "text": "fix it"}))
+    assert isinstance(prompt, SessionPrompt) and prompt.text == "fix it" and prompt.id == "p1"
+    answer = parse_frame(
+        json.dumps({"v": 1, "type": "permission.answer", "id": "a1", "machine": "m1", "session": "s", "choice": "1"})
+    )
+    assert isinstance(answer, PermissionAnswer) and answer.choice == "1" and answer.machine == "m1"
+    interrupt = parse_frame(json.dumps({"v": 1, "type": "session.interrupt", "id": "i1", "session": "s"}))
+    assert isinstance(interrupt, SessionInterrupt)
+    assert parse_frame(encode_frame(prompt)) == prompt
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "session.prompt", "session": "s", "text": ""},
+        {"type": "session.prompt", "session": "s", "text": "x" * (MAX_PROMPT_CHARS + 1)},
+        {"type": "session.prompt", "session": "s", "text": "a\u0000b"},
+        {"type": "session.prompt", "session": "s", "text": "\ud800"},
+        {"type": "permission.answer", "session": "s", "choice": ""},
+        {"type": "permission.answer", "session": "s", "choice": "y" * 65},
+        {"type": "session.interrupt", "session": "../x"},
+    ],
+)
+def test_bad_prompt_frames_are_invalid(frame: dict[str, object]) -> None:
+    with pytest.raises(FrameError) as refused:
+        parse_frame(json.dumps({"v": 1, "id": "x1", **frame}))
+    assert refused.value.code == "invalid" and refused.value.ref == "x1"
+
+
+def test_a_64_kib_prompt_is_accepted() -> None:
+    frame = parse_frame(
+        json.dumps({"v": 1, "type": "session.prompt", "session": "s", "text": "é" * MAX_PROMPT_CHARS})
+    )
+    assert isinstance(frame, SessionPrompt) and len(frame.text) == MAX_PROMPT_CHARS

@@ -40,6 +40,9 @@ CLIENT_IN = frozenset(
         "terminal.unsubscribe",
         "terminal.input",
         "terminal.resize",
+        "session.prompt",
+        "permission.answer",
+        "session.interrupt",
         "timeline.replay",
     }
 )
