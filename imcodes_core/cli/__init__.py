@@ -26,6 +26,7 @@ def make_cli(host: PluginHost) -> cloup.Group:
     from imcodes_core.cli.bind import bind_command
     from imcodes_core.cli.daemon import daemon_command
     from imcodes_core.cli.doctor import doctor_command
+    from imcodes_core.cli.hook import hook_command
     from imcodes_core.cli.plugins import plugins_group
 
     group = cloup.Group(
@@ -34,7 +35,7 @@ def make_cli(host: PluginHost) -> cloup.Group:
         # the host travels as ctx.obj, so core commands read the same plugins the group was built from
         context_settings={"help_option_names": ["-h", "--help"], "obj": host},
     )
-    group.add_section(cloup.Section(CORE_SECTION, [doctor_command, daemon_command, bind_command]))
+    group.add_section(cloup.Section(CORE_SECTION, [doctor_command, daemon_command, bind_command, hook_command]))
     group.add_section(cloup.Section(PLUGINS_SECTION, [plugins_group]))
     _add_plugin_commands(group, host)
     return group
@@ -73,6 +74,11 @@ def build_cli(settings: PluginSettings | None = None) -> cloup.Group:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point. In strict plugin mode a broken plugin is one line on stderr and exit status 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["hook"]:  # run by agents on every hook event: no plugin host, no click, exit 0 fast
+        from imcodes_core.cli import hook
+
+        raise SystemExit(hook.main(args[1:]))
     settings = PluginSettings.from_env()
     # lenient: the host's warnings name each broken plugin; strict: the one error line below says it all
     logging.basicConfig(level=logging.ERROR if settings.strict else logging.WARNING, format="imcodes: %(message)s")

@@ -39,6 +39,11 @@ class DaemonConfig:
         return self.state_dir / "daemon.lock"
 
     @property
+    def events_socket(self) -> Path:
+        """Where agents' hook commands send their events (``imcodes hook``)."""
+        return self.state_dir / "events.sock"
+
+    @property
     def timeline_dir(self) -> Path:
         return self.state_dir / "timeline"
 

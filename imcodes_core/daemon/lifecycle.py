@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 from types import TracebackType
 
+from imcodes_core.daemon.channels import EventChannel
 from imcodes_core.daemon.commands import CommandHandler
 from imcodes_core.daemon.config import DaemonConfig
 from imcodes_core.daemon.link import ServerLink
@@ -78,6 +79,7 @@ class Daemon:
         self.commands = CommandHandler(self.registry)
         self.link = ServerLink(config, self.registry, self.commands, secrets=self.secrets, version=_version())
         self.registry.publisher = self.link
+        self.events = EventChannel(config.events_socket, self.registry.sessions.get, self.secrets)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -108,6 +110,7 @@ class Daemon:
     async def _startup(self) -> None:
         self.config.timeline_dir.mkdir(parents=True, exist_ok=True)
         await self.registry.adopt_existing()
+        await self.events.start()
         log.info(
             "daemon started (home %s, tmux socket %s, %d session(s) adopted)",
             self.config.home,
@@ -116,6 +119,8 @@ class Daemon:
         )
 
     async def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.events.close()
         with contextlib.suppress(Exception):
             await self.registry.close()
         log.info("daemon stopped")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -26,9 +27,11 @@ from imcodes_core.daemon.stream import SNAPSHOT_FORMAT, OutputSummary, Viewer, p
 from imcodes_core.daemon.tmux import ControlClient, Reply, Tmux
 from imcodes_core.protocol.frames import SessionInfo, TimelineEvent
 from imcodes_core.redaction import SecretRegistry, redact
-from imcodes_core.states import UNKNOWN_VERDICT, Observation, StateDetector, StateVerdict, arbitrate
+from imcodes_core.states import UNKNOWN_VERDICT, AgentEvent, Observation, StateDetector, StateVerdict, arbitrate
 
 log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 50  # machine-channel events the detectors see, newest last
 
 
 class SessionSink(Protocol):
@@ -74,6 +77,8 @@ class LiveSession:
         self.closing = False
         self._flush_handle: asyncio.TimerHandle | None = None
         self._detecting = False
+        self.events: deque[AgentEvent] = deque(maxlen=RECENT_EVENTS)  # from hooks (daemon/channels.py)
+        self.screen = ""  # the last screen the detectors read
 
     @property
     def name(self) -> str:
@@ -250,9 +255,19 @@ class LiveSession:
 
         control.send(f"capture-pane -p -t {self.pane.decode()}", done)
 
+    def machine_event(self, event: AgentEvent) -> None:
+        """An event from a machine channel: judge again at once, with the screen last read."""
+        self.events.append(event)
+        self.judge(self.screen)
+
     def judge(self, screen: str, *, pane_dead: bool = False, exit_status: int | None = None) -> None:
+        self.screen = screen
         observation = Observation(
-            driver=self.record.driver, screen=screen, pane_dead=pane_dead, exit_status=exit_status
+            driver=self.record.driver,
+            screen=screen,
+            events=tuple(self.events),
+            pane_dead=pane_dead,
+            exit_status=exit_status,
         )
         readings = []
         for detector in self.detectors:
@@ -264,7 +279,9 @@ class LiveSession:
         changed = verdict.state != self.verdict.state
         self.verdict = verdict
         if changed:
-            self.emit("state.changed", {"state": str(verdict.state), "reason": verdict.reason[:500]})
+            best = verdict.readings[0] if verdict.readings else None
+            evidence = {"detector": best.detector, "source": best.source.name.lower()} if best else {}
+            self.emit("state.changed", {"state": str(verdict.state), "reason": verdict.reason[:500], **evidence})
             self.sink.updated(self)
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -66,6 +67,7 @@ class SessionRegistry:
         self.store = SessionStore(config.sessions_path, lambda: [s.record for s in self.sessions.values()])
         self._restarts: dict[str, deque[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.update_listeners: list[Callable[[LiveSession], None]] = []  # e.g. permission questions to announce
 
     # -- queries -------------------------------------------------------------------------------------------------
 
@@ -196,6 +198,8 @@ class SessionRegistry:
     def updated(self, live: LiveSession) -> None:
         self.publisher.session_updated(live.info())
         self.store.changed()
+        for listener in self.update_listeners:
+            listener(live)
 
     def wake(self, session: str) -> None:
         self.publisher.wake(session)
@@ -215,7 +219,11 @@ class SessionRegistry:
 
     async def _launch(self, record: SessionRecord) -> None:
         spec = self.host.agent_driver(record.driver)
-        plan = spec.driver.launch_plan(LaunchRequest(session=record.name, cwd=Path(record.cwd)))
+        # IMCODES_HOME: where the agent's hook command finds the daemon's event socket (daemon/channels.py)
+        request = LaunchRequest(
+            session=record.name, cwd=Path(record.cwd), env={"IMCODES_HOME": str(self.config.home)}
+        )
+        plan = spec.driver.launch_plan(request)
         env = self.host.session_env(spec.name, record.name, plan.env)
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         await self.tmux.run(

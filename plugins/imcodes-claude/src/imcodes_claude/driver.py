@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from imcodes_claude.hooks import settings_argument
 from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
 
 # The versions whose screens and hook payloads the detectors were written against (shared/fixtures).
@@ -19,6 +20,10 @@ class ClaudeDriver(ProcessDriver):
     permission prompt, which imcodes shows on the phone (Claude's default mode approves on its own).
     ``base_url`` points the CLI at another Anthropic-compatible endpoint (``ANTHROPIC_BASE_URL``), e.g. the
     fake model endpoint of the test kit; the API key is never the driver's business: it comes in ``request.env``.
+
+    When the daemon launches the session (``IMCODES_HOME`` in ``request.env``: where the hook finds the daemon's
+    event socket), imcodes' hooks come along as ``--settings <json>`` (see ``hooks``): the user's and project's
+    settings files are never written.
     """
 
     name = "claude"
@@ -39,6 +44,8 @@ class ClaudeDriver(ProcessDriver):
             argv += ["--permission-mode", self.permission_mode]
         if request.resume_id:  # the exit screen says: claude --permission-mode manual --resume <session id>
             argv += ["--resume", request.resume_id]
+        if request.env.get("IMCODES_HOME"):
+            argv += ["--settings", settings_argument()]
         return argv
 
     def launch_plan(self, request: LaunchRequest) -> LaunchPlan:

@@ -1,0 +1,189 @@
+"""Machine channels into the daemon: the hook event socket.
+
+Agents run ``imcodes hook AGENT`` for each hook event (see ``imcodes_core.cli.hook``); it writes one JSON line
+``{"v": 1, "agent", "session", "at", "payload"}`` to ``<home>/daemon/events.sock`` (mode 0600: only this user's
+processes may report). Each line is routed to its session's live object: as an :class:`AgentEvent` for the state
+detectors (the plugin's event detector reads it; the arbiter ranks it above screen readings), and as chat timeline
+events: ``user.prompt``, ``tool.call``, ``tool.result``, ``permission.requested``, ``assistant.final``.
+
+The payload fields read here are Claude Code's hook payloads (``hook_event_name``, ``prompt``, ``tool_name``,
+``tool_input``, ``tool_response``, ``transcript_path``); other agents whose hooks use the same names get the same
+chat events. Nothing here runs on a timer: work happens only when a line arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from imcodes_core.daemon.live import LiveSession
+from imcodes_core.redaction import SecretRegistry, redact
+from imcodes_core.states import AgentEvent
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 2 << 20  # the hook sends at most 1 MiB of payload plus its envelope
+TEXT_LIMIT = 8000  # prompt and answer text kept in the timeline
+DETAIL_LIMIT = 2000  # tool input and output kept in the timeline
+TRANSCRIPT_TAIL_BYTES = 256 * 1024  # the last assistant message is near the end: never read a whole transcript
+
+
+class EventChannel:
+    """The unix socket hook commands write to; ``find(session)`` gives the live session of a name (or None)."""
+
+    def __init__(
+        self, path: Path, find: Callable[[str], LiveSession | None], secrets: SecretRegistry | None = None
+    ) -> None:
+        self.path = path
+        self.find = find
+        self.secrets = secrets
+        self.received = 0  # lines routed to a session: tests and diagnostics read it
+        self._server: asyncio.Server | None = None
+        self._asking: set[str] = set()  # sessions with a permission request already in the timeline
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # left by a daemon that died; the instance lock says no other daemon runs
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window where another user could connect
+        try:
+            self._server = await asyncio.start_unix_server(self._client, str(self.path), limit=MAX_LINE_BYTES)
+        except OSError as exc:  # e.g. a path over the 107-byte limit of unix sockets: run on, from screens only
+            log.warning("no hook event socket at %s (%s): agent state comes from screens only", self.path, exc)
+            return
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                self.handle_line(line)
+        except (ValueError, ConnectionError) as exc:  # a line over the limit, a reset: drop this client
+            log.info("hook event connection dropped: %s", exc)
+        finally:
+            writer.close()
+
+    def handle_line(self, line: bytes) -> bool:
+        """Route one line; False when it is malformed or names no live session."""
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.info("hook event is not JSON: dropped")
+            return False
+        if not isinstance(message, dict) or not isinstance(message.get("payload"), dict):
+            return False
+        session, payload = str(message.get("session", "")), message["payload"]
+        live = self.find(session)
+        if live is None:
+            log.info("hook event for unknown session %r: dropped", session[:64])
+            return False
+        at = message.get("at")
+        event = AgentEvent(
+            _text(payload, "hook_event_name"), float(at) if isinstance(at, int | float) else 0.0, payload
+        )
+        self.received += 1
+        for kind, data in self.chat_events(session, event):
+            live.emit(kind, data)
+        live.machine_event(event)
+        return True
+
+    # -- chat timeline -------------------------------------------------------------------------------------------
+
+    def chat_events(self, session: str, event: AgentEvent) -> list[tuple[str, dict[str, Any]]]:
+        data = event.data
+        tool = {"tool": _text(data, "tool_name"), "id": _text(data, "tool_use_id")}
+        if event.kind == "UserPromptSubmit":
+            self._asking.discard(session)
+            return [("user.prompt", {"text": self._clip(_text(data, "prompt"), TEXT_LIMIT), "source": "hook"})]
+        if event.kind == "PreToolUse":
+            return [("tool.call", {**tool, "input": self._detail(data.get("tool_input"))})]
+        if event.kind == "PostToolUse":
+            self._asking.discard(session)
+            return [("tool.result", {**tool, "output": self._detail(data.get("tool_response"))})]
+        if event.kind == "PermissionRequest":
+            self._asking.add(session)
+            return [("permission.requested", {**tool, "input": self._detail(data.get("tool_input")), "via": "hook"})]
+        if event.kind == "Notification" and _text(data, "notification_type") == "permission_prompt":
+            if session in self._asking:  # PermissionRequest said it already (Notification comes seconds later)
+                return []
+            self._asking.add(session)
+            return [("permission.requested", {"message": self._clip(_text(data, "message"), TEXT_LIMIT)})]
+        if event.kind == "Stop":
+            self._asking.discard(session)
+            text = last_assistant_text(_text(data, "transcript_path")) or _text(data, "last_assistant_message")
+            return [("assistant.final", {"text": self._clip(text, TEXT_LIMIT)})] if text else []
+        return []
+
+    def _clip(self, text: str, limit: int) -> str:
+        text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")  # storable: no NUL, surrogate
+        return redact(text, self.secrets)[:limit]
+
+    def _detail(self, value: object) -> str:
+        if value is None:
+            return ""
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        return self._clip(text, DETAIL_LIMIT)
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def last_assistant_text(transcript: str, tail_bytes: int = TRANSCRIPT_TAIL_BYTES) -> str:
+    """The text of the last assistant turn in a Claude Code transcript (JSONL), read from its last bytes.
+
+    Only the assistant entries after the last real user prompt count (tool results are user entries too, and do
+    not end the turn); their text blocks are joined. "" when the file is absent, unreadable or holds none.
+    """
+    path = Path(transcript)
+    if not transcript or path.suffix != ".jsonl":
+        return ""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - tail_bytes))
+            tail = file.read(tail_bytes)
+    except OSError:
+        return ""
+    lines = tail.split(b"\n")
+    if len(tail) == tail_bytes and size > tail_bytes:
+        lines = lines[1:]  # the first line was cut by the bounded read
+    texts: list[str] = []
+    for raw in reversed(lines):
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("message"), dict):
+            continue
+        message, kind = entry["message"], entry.get("type")
+        content = message.get("content")
+        if kind == "user" and not entry.get("isMeta") and not _is_tool_result(content):
+            break  # the prompt that started this turn
+        if kind == "assistant" and isinstance(content, list):
+            found = [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and b.get("text")]
+            if found:
+                texts.insert(0, "\n".join(found))
+    return "\n\n".join(texts).strip()
+
+
+def _is_tool_result(content: object) -> bool:
+    """A user entry that carries tool results continues the assistant's turn; a prompt starts one."""
+    return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
