@@ -232,22 +232,9 @@ TICKETLESS = {
     "wrong origin": _wrong_origin,
     "revoked browser session's ticket": _revoked_session_ticket,
 }
-REVOKED_TICKET_BUG = (
-    "auth.user_for_ticket (server/src/imcodes_server/auth.py:139) and WsTicket (models.py:82) do not record which "
-    "browser session minted a ticket, so revoking that session (routes_devices.py:74) leaves its unspent ticket "
-    "valid for up to 15 s: the revoked device still opens /ws/client and gets the machines list"
-)
 
 
-@pytest.mark.parametrize(
-    "stranger",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=REVOKED_TICKET_BUG))
-        if name.startswith("revoked")
-        else name
-        for name in TICKETLESS
-    ],
-)
+@pytest.mark.parametrize("stranger", list(TICKETLESS))
 async def test_browser_socket_refuses_strangers_before_any_data_for_every_frame_type(scene: Scene, stranger) -> None:
     before = await support.bridge_snapshot()
     for kind in BROWSER_TYPES:

@@ -184,4 +184,7 @@ def register_api_key_routes(blueprint: Blueprint) -> None:
             key.revoked_at = auth.now()
             await ApiKey.filter(id=key.id).update(revoked_at=key.revoked_at)
             _logger.info("user %s revoked API key %s", user.id, key.id)
+        from imcodes_server.routes_devices import disconnect_api_key
+
+        await disconnect_api_key(key.id)  # the WebSockets its tickets opened close too
         return jsonify({"ok": True, "api_key": api_key_to_dict(key)})

@@ -1,10 +1,13 @@
 """Sign-in links, browser sessions, CSRF, WebSocket tickets and machine tokens.
 
-Functions the bridge uses (names are part of the contract): `user_for_ticket`, `machine_for_token`, `origin_allowed`.
+Functions the bridge uses (names are part of the contract): `user_for_ticket`, `machine_for_token`, `origin_allowed`,
+and `ticket_grant` / `grant_alive` (the user plus the browser session or API key that minted the ticket, so the
+socket can be closed when that credential is revoked).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
@@ -20,6 +23,7 @@ from imcodes_server.models import (
     hash_token,
     new_token,
 )
+from imcodes_server.models_accounts import ApiKey
 
 SESSION_COOKIE = "imcodes_session"
 CSRF_COOKIE = "imcodes_csrf"
@@ -129,15 +133,32 @@ async def end_web_session(token: str) -> None:
     await WebSession.filter(token_hash=hash_token(token)).delete()
 
 
-async def mint_ws_ticket(user: User) -> str:
+@dataclass(frozen=True)
+class TicketGrant:
+    """What a spent WebSocket ticket lets in: the user, and the credential that minted it (None for both when the
+    server minted it itself). The socket keeps these so revoking that credential closes it."""
+
+    user: User
+    web_session_id: int | None = None
+    api_key_id: int | None = None
+
+
+async def mint_ws_ticket(user: User, *, web_session: WebSession | None = None, api_key: ApiKey | None = None) -> str:
+    """A single-use ticket for /ws/client, valid 15 s, bound to the browser session or API key asking for it."""
     ticket = new_token()
     await WsTicket.filter(expires_at__lt=now()).delete()  # keep the table small
-    await WsTicket.create(user=user, ticket_hash=hash_token(ticket), expires_at=now() + TICKET_TTL)
+    await WsTicket.create(
+        user=user,
+        ticket_hash=hash_token(ticket),
+        expires_at=now() + TICKET_TTL,
+        web_session=web_session,
+        api_key=api_key,
+    )
     return ticket
 
 
-async def user_for_ticket(ticket: str) -> User | None:
-    """The user a WebSocket ticket was minted for; the ticket is consumed (single use) and valid 15 s."""
+async def ticket_grant(ticket: str) -> TicketGrant | None:
+    """Spend a ticket (single use, 15 s). None when unknown, used, expired, or its session/key is gone."""
     if not ticket:
         return None
     async with in_transaction():
@@ -147,7 +168,29 @@ async def user_for_ticket(ticket: str) -> User | None:
         await row.delete()
         if row.expires_at <= now():
             return None
-        return await User.get_or_none(id=row.user_id)  # type: ignore[attr-defined]
+        grant_ids = (row.web_session_id, row.api_key_id)  # type: ignore[attr-defined]
+        if not await _credential_alive(*grant_ids):
+            return None
+        user = await User.get_or_none(id=row.user_id)  # type: ignore[attr-defined]
+        return None if user is None else TicketGrant(user, *grant_ids)
+
+
+async def grant_alive(grant: TicketGrant) -> bool:
+    """Still signed in / still a live key. The bridge asks once more after registering the socket, so a revocation
+    racing the connect is seen either here or by the revocation's own sweep of open sockets."""
+    return await _credential_alive(grant.web_session_id, grant.api_key_id)
+
+
+async def _credential_alive(web_session_id: int | None, api_key_id: int | None) -> bool:
+    if web_session_id is not None and not await WebSession.filter(id=web_session_id, expires_at__gt=now()).exists():
+        return False
+    return api_key_id is None or await ApiKey.filter(id=api_key_id, revoked_at__isnull=True).exists()
+
+
+async def user_for_ticket(ticket: str) -> User | None:
+    """The user a WebSocket ticket was minted for; the ticket is consumed (see `ticket_grant`)."""
+    grant = await ticket_grant(ticket)
+    return None if grant is None else grant.user
 
 
 async def machine_for_token(token: str) -> Machine | None:

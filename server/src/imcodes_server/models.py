@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from imcodes_server.models_accounts import ApiKey
 
 
 def new_token() -> str:
@@ -86,6 +90,15 @@ class WsTicket(Model):
     )
     ticket_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
+    # The credential that minted the ticket (both None: minted by the server itself, e.g. in tests). A ticket is
+    # refused once that browser session ended or that key was revoked; the socket it opens remembers the origin
+    # so revoking it closes the socket too (migration 0007).
+    web_session: fields.ForeignKeyNullableRelation[WebSession] = fields.ForeignKeyField(
+        "models.WebSession", related_name="ws_tickets", on_delete=fields.CASCADE, null=True
+    )
+    api_key: fields.ForeignKeyNullableRelation[ApiKey] = fields.ForeignKeyField(
+        "models.ApiKey", related_name="ws_tickets", on_delete=fields.CASCADE, null=True
+    )
 
     class Meta:
         table = "ws_tickets"

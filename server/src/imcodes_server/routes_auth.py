@@ -163,7 +163,10 @@ def make_auth_blueprint() -> Blueprint:
     @blueprint.post("/auth/logout")
     @csrf_protected
     async def logout() -> Any:
+        from imcodes_server.routes_devices import disconnect_web_session
+
         await auth.end_web_session(request.cookies.get(auth.SESSION_COOKIE, ""))
+        await disconnect_web_session(g.imcodes_session.id)
         response = jsonify({"ok": True})
         clear_session_cookies(response)
         return response
@@ -173,7 +176,10 @@ def make_auth_blueprint() -> Blueprint:
     async def logout_everywhere() -> Any:
         user = await current_user()
         assert user is not None
+        from imcodes_server.routes_devices import disconnect_ended_web_sessions
+
         ended = await auth.end_all_web_sessions(user.id)
+        await disconnect_ended_web_sessions(user.id)
         response = jsonify({"ok": True, "sessions_ended": ended})
         clear_session_cookies(response)
         return response
@@ -190,7 +196,9 @@ def make_auth_blueprint() -> Blueprint:
     async def ws_ticket() -> Any:
         user = await current_user()
         assert user is not None
-        return jsonify({"ticket": await auth.mint_ws_ticket(user)})
+        # Bound to the asking browser session or API key: revoking it refuses the ticket and closes its socket.
+        ticket = await auth.mint_ws_ticket(user, web_session=g.imcodes_session, api_key=g.get("imcodes_api_key"))
+        return jsonify({"ticket": ticket})
 
     @blueprint.get("/api/health")
     async def health() -> Any:

@@ -2,6 +2,8 @@
 
 Revoking a machine stamps `revoked_at` (its token is refused from then on, see `auth.machine_for_token`) and asks
 the bridge to drop the daemon's open link at once, when the bridge offers `disconnect_machine(app, machine_id)`.
+Ending a browser session (revoked here, signed out, signed out everywhere) or revoking an API key likewise closes the
+browser WebSockets its tickets opened (`disconnect_web_session`, `disconnect_api_key`, `disconnect_browsers`).
 """
 
 from __future__ import annotations
@@ -36,20 +38,46 @@ def web_session_to_dict(session: WebSession, current_id: int | None) -> dict[str
     }
 
 
-async def disconnect_machine(machine_id: str) -> bool:
-    """Ask the bridge to close the machine's daemon link now; False when the bridge has no such hook."""
+async def _bridge_hook(name: str, *args: object) -> bool:
+    """Call `imcodes_server.bridge.<name>(app, *args)`; False when the bridge has no such hook (not installed)."""
     try:
         bridge = importlib.import_module("imcodes_server.bridge")
     except ModuleNotFoundError as error:
         if error.name and error.name.startswith("imcodes_server.bridge"):
             return False
         raise
-    hook = getattr(bridge, "disconnect_machine", None)
+    hook = getattr(bridge, name, None)
     if hook is None:
         return False
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    await hook(app, machine_id)
+    await hook(app, *args)
     return True
+
+
+async def disconnect_machine(machine_id: str) -> bool:
+    """Ask the bridge to close the machine's daemon link now; False when the bridge has no such hook."""
+    return await _bridge_hook("disconnect_machine", machine_id)
+
+
+async def disconnect_web_session(session_id: int) -> bool:
+    """Close the browser sockets this (now ended) browser session opened; False when the bridge has no such hook."""
+    return await _bridge_hook("disconnect_web_session", session_id)
+
+
+async def disconnect_api_key(key_id: int) -> bool:
+    """Close the browser sockets opened with this (now revoked) API key's tickets."""
+    return await _bridge_hook("disconnect_api_key", key_id)
+
+
+async def disconnect_ended_web_sessions(user_id: int) -> bool:
+    """After signing out everywhere: close the user's sockets opened by a browser session that no longer exists
+    (a session signed in after the sweep keeps its sockets; API-key sockets stay: the keys still work)."""
+    alive = set(await WebSession.filter(user_id=user_id).values_list("id", flat=True))
+
+    def ended(link: Any) -> bool:
+        return bool(link.user_id == user_id and link.web_session_id is not None and link.web_session_id not in alive)
+
+    return await _bridge_hook("disconnect_browsers", ended)
 
 
 def register_device_routes(blueprint: Blueprint) -> None:
@@ -82,6 +110,7 @@ def register_device_routes(blueprint: Blueprint) -> None:
         deleted = await WebSession.filter(id=session_id, user_id=user.id).delete()
         if not deleted:
             return api_error(404, "not_found", "no such browser session")
+        await disconnect_web_session(session_id)  # its open WebSockets were let in by its tickets: close them too
         return jsonify({"ok": True, "current": session_id == g.imcodes_session.id})
 
     @blueprint.post("/machines/<machine_id>/revoke")

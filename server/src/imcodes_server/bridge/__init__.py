@@ -2,17 +2,32 @@
 
 `create_app` registers `make_bridge_blueprint()` and awaits `start(app)` / `stop(app)` in its lifespan and
 `close_connections(app)` when shutdown begins. `disconnect_machine(app, machine_id)` drops a daemon's link at once
-(revocation). All state lives on the app (`app.extensions["imcodes_bridge"]`).
+(revocation); `disconnect_web_session(app, session_id)`, `disconnect_api_key(app, key_id)` and
+`disconnect_browsers(app, matches)` close the browser sockets opened with a revoked credential's tickets.
+All state lives on the app (`app.extensions["imcodes_bridge"]`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from quart import Blueprint, Quart, current_app, websocket
 
 from imcodes_server.bridge.hub import EXTENSION, Hub
-from imcodes_server.bridge.links import CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED
+from imcodes_server.bridge.links import CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED, BrowserLink
 
-__all__ = ["Hub", "close_connections", "disconnect_machine", "hub_of", "make_bridge_blueprint", "start", "stop"]
+__all__ = [
+    "Hub",
+    "close_connections",
+    "disconnect_api_key",
+    "disconnect_browsers",
+    "disconnect_machine",
+    "disconnect_web_session",
+    "hub_of",
+    "make_bridge_blueprint",
+    "start",
+    "stop",
+]
 
 
 def hub_of(app: Quart) -> Hub:
@@ -69,3 +84,21 @@ async def disconnect_machine(app: Quart, machine_id: str) -> None:
         return
     await link.close(CLOSE_UNAUTHORIZED, "token revoked")
     await hub.daemon_left(link)
+
+
+async def disconnect_browsers(app: Quart, matches: Callable[[BrowserLink], bool], reason: str = "signed out") -> int:
+    """Close every browser socket `matches` picks with 4401 (the page then finds it is signed out); how many."""
+    hub = app.extensions.get(EXTENSION)
+    if hub is None:
+        return 0
+    return await hub.close_browsers(matches, reason)
+
+
+async def disconnect_web_session(app: Quart, session_id: int) -> int:
+    """The browser session was revoked or signed out: close the sockets its tickets opened."""
+    return await disconnect_browsers(app, lambda link: link.web_session_id == session_id, "browser signed out")
+
+
+async def disconnect_api_key(app: Quart, key_id: int) -> int:
+    """The API key was revoked: close the sockets its tickets opened."""
+    return await disconnect_browsers(app, lambda link: link.api_key_id == key_id, "API key revoked")

@@ -55,15 +55,25 @@ async def serve_browser(hub: Hub, ws: Any, config: Any) -> None:
         _logger.info("browser WebSocket refused: origin not allowed")
         await ws.close(CLOSE_UNAUTHORIZED, "origin not allowed")
         return
-    user = await auth.user_for_ticket(ws.args.get("ticket", ""))
-    if user is None:
-        _logger.info("browser WebSocket refused: ticket unknown, used or expired")
+    grant = await auth.ticket_grant(ws.args.get("ticket", ""))
+    if grant is None:
+        _logger.info("browser WebSocket refused: ticket unknown, used or expired, or its sign-in revoked")
         await ws.close(CLOSE_UNAUTHORIZED, "ticket refused")
         return
     await ws.accept()
-    link = BrowserLink(ws, int(user.id), terminal_limit=hub.viewer_bytes)
+    link = BrowserLink(
+        ws,
+        int(grant.user.id),
+        terminal_limit=hub.viewer_bytes,
+        web_session_id=grant.web_session_id,
+        api_key_id=grant.api_key_id,
+    )
     hub.browser_joined(link)  # first, so nothing that happens while the list is read is missed
     try:
+        # A revocation between spending the ticket and joining the hub did not see this link: look once more.
+        if not await auth.grant_alive(grant):
+            await link.close(CLOSE_UNAUTHORIZED, "signed out")
+            return
         machines = await store.machines_for_user(link.user_id, hub.online_drivers())
         await ws.send(encode_frame(MachinesList(machines=machines)))
         link.start_writer()

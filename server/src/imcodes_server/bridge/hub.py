@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from imcodes_core.protocol.binary import MAX_BINARY_PAYLOAD, MAX_STREAM_NAME, BinaryKind, decode_binary, encode_binary
@@ -17,6 +18,7 @@ from imcodes_server.bridge.links import (
     CLOSE_GOING_AWAY,
     CLOSE_REPLACED,
     CLOSE_TIMEOUT,
+    CLOSE_UNAUTHORIZED,
     BrowserLink,
     DaemonLink,
     Link,
@@ -149,6 +151,14 @@ class Hub:
                 del self.browsers[link.user_id]
         for key in list(link.subscriptions):
             self.unsubscribe(link, *key)
+
+    async def close_browsers(self, matches: Callable[[BrowserLink], bool], reason: str) -> int:
+        """Close (4401: the page shows it is signed out) every browser link `matches` picks; returns how many."""
+        doomed = [link for group in self.browsers.values() for link in group if matches(link)]
+        for link in doomed:
+            self.browser_left(link)  # at once: nothing more is relayed to it while it closes
+        await asyncio.gather(*(link.close(CLOSE_UNAUTHORIZED, reason) for link in doomed), return_exceptions=True)
+        return len(doomed)
 
     def to_user(self, user_id: int, text: str) -> None:
         for browser in list(self.browsers.get(user_id, ())):

@@ -141,9 +141,20 @@ class BrowserLink(Link):
 
     kind = "browser"
 
-    def __init__(self, ws: Any, user_id: int, *, terminal_limit: int) -> None:
+    def __init__(
+        self,
+        ws: Any,
+        user_id: int,
+        *,
+        terminal_limit: int,
+        web_session_id: int | None = None,
+        api_key_id: int | None = None,
+    ) -> None:
         super().__init__(ws)
         self.user_id = user_id
+        # The credential whose ticket opened this socket: revoking it closes the socket (bridge.disconnect_*).
+        self.web_session_id = web_session_id
+        self.api_key_id = api_key_id
         self.terminal_limit = terminal_limit
         self.subscriptions: set[tuple[str, str]] = set()
         self.awaiting_snapshot: set[str] = set()  # streams reset for lag: output is dropped until a snapshot

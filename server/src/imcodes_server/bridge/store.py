@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from imcodes_core.protocol.frames import DriverInfo, MachineInfo, SessionInfo, TimelineEvent
 from imcodes_server.bridge.models import QueuedCommand, StoredSession
@@ -72,8 +73,8 @@ async def replay(
     return events, len(rows) > limit
 
 
-async def upsert_session(machine: str, info: SessionInfo) -> None:
-    await _db().execute_query(
+async def upsert_session(machine: str, info: SessionInfo, db: Any = None) -> None:
+    await (db or _db()).execute_query(
         "INSERT INTO bridge_sessions (machine_id, name, info, updated_at, removed_at) "
         "VALUES ($1, $2, $3::jsonb, now(), NULL) ON CONFLICT (machine_id, name) "
         "DO UPDATE SET info = EXCLUDED.info, updated_at = now(), removed_at = NULL",
@@ -82,15 +83,19 @@ async def upsert_session(machine: str, info: SessionInfo) -> None:
 
 
 async def sync_sessions(machine: str, sessions: list[SessionInfo]) -> list[str]:
-    """Store the daemon's full list; every other live session of the machine is marked removed (returned)."""
-    for info in sessions:
-        await upsert_session(machine, info)
-    names = [info.name for info in sessions]
-    rows = await _db().execute_query_dict(
-        "UPDATE bridge_sessions SET removed_at = now() "
-        "WHERE machine_id = $1 AND removed_at IS NULL AND NOT (name = ANY($2::text[])) RETURNING name",
-        [machine, names],
-    )
+    """Store the daemon's full list; every other live session of the machine is marked removed (returned).
+
+    One transaction: a list that fails half-way (a row the database refuses) changes nothing, so browsers never see
+    a machine whose sessions are partly the old list and partly the new one."""
+    async with in_transaction() as db:
+        for info in sessions:
+            await upsert_session(machine, info, db)
+        names = [info.name for info in sessions]
+        rows = await db.execute_query_dict(
+            "UPDATE bridge_sessions SET removed_at = now() "
+            "WHERE machine_id = $1 AND removed_at IS NULL AND NOT (name = ANY($2::text[])) RETURNING name",
+            [machine, names],
+        )
     return [row["name"] for row in rows]
 
 
