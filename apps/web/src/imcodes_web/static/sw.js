@@ -1,10 +1,11 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v4";
+const CACHE = "imcodes-shell-v5";
 const SHELL = [
   "/",
   "/static/app.css",
+  "/static/chat.css",
   "/static/manifest.webmanifest",
   "/static/icons/icon.svg",
   "/static/icons/icon-maskable.svg",
@@ -13,6 +14,7 @@ const SHELL = [
   "/static/js/backoff.js",
   "/static/js/base64url.js",
   "/static/js/binary.js",
+  "/static/js/chat-view.js",
   "/static/js/connection.js",
   "/static/js/dialogs.js",
   "/static/js/dom.js",

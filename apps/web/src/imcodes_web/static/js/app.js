@@ -1,6 +1,7 @@
 // Wiring: the connection feeds the store and the terminal; the store drives the sidebar and the top bar.
 
 import { decodeBinaryFrame, splitStream } from "./binary.js";
+import { createChatView } from "./chat-view.js";
 import { createConnection } from "./connection.js";
 import { setupDialogs } from "./dialogs.js";
 import { $, describeFailure, toast } from "./dom.js";
@@ -37,6 +38,12 @@ function main() {
   let view = null;
   let link = { state: "connecting" };
 
+  const chat = createChatView({
+    request: (frame) => connection.request(frame, { keep: false }),
+    target: () => (current ? { ...current } : null),
+    sessionInfo: () => current && store.session(current.machine, current.session),
+    events: () => (current ? timelines.events(sessionKey(current.machine, current.session)) : []),
+  });
   const ctrl = createStickyCtrl((armed) => {
     $("#ctrl-key").setAttribute("aria-pressed", String(armed));
   });
@@ -105,7 +112,8 @@ function main() {
     const info = store.session(machine, session);
     if (info) timelines.startAt(key, info.epoch ?? 1, Math.max(0, (info.seq ?? 0) - INITIAL_HISTORY));
     requestReplay(key);
-    view.focus();
+    chat.applyMode();
+    if (chat.mode === "terminal") view.focus();
   }
 
   function closeSession(reason) {
@@ -115,6 +123,7 @@ function main() {
     $("#terminal-wrap").hidden = true;
     $("#keybar").hidden = true;
     $("#empty").hidden = false;
+    chat.applyMode();
     if (reason) toast(reason);
   }
 
@@ -166,6 +175,7 @@ function main() {
           const key = sessionKey(frame.machine, frame.event.session);
           const verdict = timelines.offer(key, frame.event);
           if (verdict === "accepted") store.noteEvent(frame.machine, frame.event);
+          if (verdict === "accepted") chat.refresh();
           else if (verdict === "gap") requestReplay(key);
           break;
         }
@@ -206,6 +216,7 @@ function main() {
       badge.title = reason || session.state;
     }
     $("#session-actions").hidden = !session;
+    chat.refresh();
     renderIndicator();
   }
   store.subscribe(() => {
