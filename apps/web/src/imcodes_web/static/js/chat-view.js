@@ -6,6 +6,7 @@ import { $, describeFailure, h } from "./dom.js";
 
 const MODE_STORAGE = "imcodes.view";
 const BUSY = new Set(["working", "waiting_permission"]);
+const QUIET = new Set(["output", "resized"]); // terminal-only events: they do not split a streamed message
 const CLIP = 4000; // characters of one tool result / thinking block shown
 
 /** Turn timeline events into chat items (pure: consecutive assistant deltas become one message). */
@@ -18,7 +19,7 @@ export function chatItems(events) {
   }
   for (const event of events) {
     const data = event.data || {};
-    if (event.kind !== "assistant.delta") streaming = null;
+    if (event.kind !== "assistant.delta" && !QUIET.has(event.kind)) streaming = null;
     switch (event.kind) {
       case "user.prompt":
       case "input":
