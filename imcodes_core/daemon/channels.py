@@ -147,10 +147,11 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 
 def last_assistant_text(transcript: str, tail_bytes: int = TRANSCRIPT_TAIL_BYTES) -> str:
-    """The text of the last assistant turn in a Claude Code transcript (JSONL), read from its last bytes.
+    """The text of the final assistant message in a Claude Code transcript (JSONL), read from its last bytes.
 
-    Only the assistant entries after the last real user prompt count (tool results are user entries too, and do
-    not end the turn); their text blocks are joined. "" when the file is absent, unreadable or holds none.
+    The assistant entries after the last user entry (the prompt, or the tool result the answer follows) count,
+    as Claude's own ``last_assistant_message``: text written before a tool call is not the final answer. Their
+    text blocks are joined. "" when the file is absent, unreadable or holds none.
     """
     path = Path(transcript)
     if not transcript or path.suffix != ".jsonl":
@@ -175,15 +176,10 @@ def last_assistant_text(transcript: str, tail_bytes: int = TRANSCRIPT_TAIL_BYTES
             continue
         message, kind = entry["message"], entry.get("type")
         content = message.get("content")
-        if kind == "user" and not entry.get("isMeta") and not _is_tool_result(content):
-            break  # the prompt that started this turn
+        if kind == "user" and not entry.get("isMeta"):
+            break  # the prompt or the tool result this final message answers
         if kind == "assistant" and isinstance(content, list):
             found = [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and b.get("text")]
             if found:
                 texts.insert(0, "\n".join(found))
     return "\n\n".join(texts).strip()
-
-
-def _is_tool_result(content: object) -> bool:
-    """A user entry that carries tool results continues the assistant's turn; a prompt starts one."""
-    return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
