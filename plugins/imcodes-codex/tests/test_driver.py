@@ -21,15 +21,22 @@ class TestCodexDriverContract(AgentDriverContract):
 
 def test_default_launch(tmp_path: Path) -> None:
     plan = CodexDriver().launch_plan(LaunchRequest(session="s1", cwd=tmp_path))
-    assert list(plan.argv) == ["codex"]
+    assert list(plan.argv) == ["codex", "--no-daemon"]  # else its app-server daemon outlives the pane
     assert plan.env == {"IMCODES_SESSION": "s1"}
+
+
+def test_no_daemon_is_passed_once_even_when_the_caller_adds_it(tmp_path: Path) -> None:
+    # Codex 0.169.0: "error: the argument '--no-daemon' cannot be used multiple times"
+    plan = CodexDriver().launch_plan(LaunchRequest(session="s1", cwd=tmp_path, extra_args=["--no-daemon"]))
+    assert list(plan.argv) == ["codex", "--no-daemon"]
+    assert list(CodexDriver(no_daemon=False).launch_plan(LaunchRequest(session="s1", cwd=tmp_path)).argv) == ["codex"]
 
 
 def test_resume_matches_the_command_codex_prints_on_exit(tmp_path: Path, screen: Callable[[str], str]) -> None:
     printed = "codex resume 01a20d51-060a-72e3-9810-b279a0d8c6ba"
     assert printed in screen("codex-exited-after-quit")
     request = LaunchRequest(session="s1", cwd=tmp_path, resume_id="01a20d51-060a-72e3-9810-b279a0d8c6ba")
-    assert " ".join(CodexDriver().launch_plan(request).argv) == printed
+    assert " ".join(CodexDriver().launch_plan(request).argv) == f"{printed} --no-daemon"  # resume takes it too
 
 
 def test_codex_home_and_binary_come_from_the_settings(tmp_path: Path) -> None:

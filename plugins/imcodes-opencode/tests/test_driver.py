@@ -42,3 +42,11 @@ def test_offline_config_matches_the_fixtures_readme() -> None:
     assert config["model"] == config["small_model"] == "fake/fake-model"
     assert (config["autoupdate"], config["share"]) == (False, "disabled")
     assert config["permission"] == {"bash": "ask", "edit": "ask"}
+
+
+def test_the_port_is_a_setting_and_a_callers_own_port_wins(tmp_path: Path) -> None:
+    driver = make_driver({"IMCODES_OPENCODE_PORT": "4712"})
+    assert list(driver.launch_plan(LaunchRequest(session="s", cwd=tmp_path)).argv) == ["opencode", "--port", "4712"]
+    request = LaunchRequest(session="s", cwd=tmp_path, extra_args=["--port", "5000"])
+    assert list(driver.launch_plan(request).argv) == ["opencode", "--port", "5000"]
+    assert make_driver({}).port is None

@@ -10,10 +10,11 @@ from imcodes_core.states import Observation, SessionState, WorkDetail
 from imcodes_core.testing.contracts import StateDetectorContract
 
 S = SessionState
-STATE_CODES = {"D": S.IDLE, "W": S.WORKING, "P": S.WAITING_PERMISSION}
-# The state after each of the 47 recorded events: connected and idle, the prompt is submitted, the bash tool asks
-# permission (event 17), the reply (18) lets the turn go on, session.status idle (41) ends it.
-EXPECTED = "D" * 2 + "W" * 15 + "P" + "W" * 23 + "D" * 6
+STATE_CODES = {"S": S.STARTING, "D": S.IDLE, "W": S.WORKING, "P": S.WAITING_PERMISSION}
+# The state after each of the 47 recorded events: connected (the server is up before the TUI can take input: only
+# "starting"), the prompt is submitted, the bash tool asks permission (event 17), the reply (18) lets the turn go
+# on, session.status idle (41) ends it.
+EXPECTED = "S" * 2 + "W" * 15 + "P" + "W" * 23 + "D" * 6
 
 
 def replayed(jsonl: Callable[[str], list[dict[str, Any]]]) -> list[Observation]:

@@ -32,3 +32,15 @@ def test_an_openai_compatible_endpoint_uses_the_flags_and_env_of_the_fixtures_re
 def test_resume_is_refused_rather_than_silently_dropped(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot resume"):
         QwenDriver().launch_plan(LaunchRequest(session="s", cwd=tmp_path, resume_id="x"))
+
+
+def test_the_auth_type_is_a_setting_of_its_own(tmp_path: Path) -> None:
+    # e.g. OPENAI_API_KEY and OPENAI_BASE_URL from the user's own environment, no endpoint set in imcodes
+    plan = make_driver({"IMCODES_QWEN_AUTH_TYPE": "openai"}).launch_plan(LaunchRequest(session="s", cwd=tmp_path))
+    assert list(plan.argv) == ["qwen", "--auth-type", "openai", "--approval-mode", "default"]
+    assert "OPENAI_BASE_URL" not in plan.env
+    env = {"IMCODES_QWEN_BASE_URL": "http://127.0.0.1:1/v1", "IMCODES_QWEN_AUTH_TYPE": "openai-responses"}
+    assert list(make_driver(env).launch_plan(LaunchRequest(session="s", cwd=tmp_path)).argv)[1:3] == [
+        "--auth-type",
+        "openai-responses",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
 
 TESTED_VERSIONS = ("0.169.0",)
+NO_DAEMON = "--no-daemon"  # `codex --help` and `codex resume --help` of 0.169.0 both take it
 CAPABILITIES = frozenset({Capability.RESUME, Capability.INTERRUPT, Capability.APPROVE, Capability.HOOKS})
 
 
@@ -22,14 +23,19 @@ class CodexDriver(ProcessDriver):
     tested_versions = TESTED_VERSIONS
     interrupt_keys = ("Escape",)  # "• Working (3s • esc to interrupt)"
 
-    def __init__(self, executable: str = "codex", codex_home: str = "") -> None:
+    def __init__(self, executable: str = "codex", codex_home: str = "", no_daemon: bool = True) -> None:
         self.executable = executable
         self.codex_home = codex_home
+        # Without --no-daemon the TUI starts a detached app-server daemon that outlives the pane.
+        self.no_daemon = no_daemon
 
     def base_argv(self, request: LaunchRequest) -> list[str]:
         argv = [self.executable or "codex"]
         if request.resume_id:
             argv += ["resume", request.resume_id]
+        # Codex refuses the flag twice ("cannot be used multiple times"): extra_args may carry it already.
+        if self.no_daemon and NO_DAEMON not in request.extra_args:
+            argv.append(NO_DAEMON)
         return argv
 
     def launch_plan(self, request: LaunchRequest) -> LaunchPlan:

@@ -24,8 +24,15 @@ _SETUP = (
 )
 _QUESTION = re.compile(r"^\s*(Would you like to .+\?)\s*$")
 _CHOICE = re.compile(r"^\s*(›)?\s*(\d)\.\s+(\S.*?)(?:\s+\((\w+)\))?\s*$")  # "› 1. Yes, proceed (y)"
-_WORKING = re.compile(r"^\s*•\s+(\w[^(]*?)\s*\((\d+[smh])[^)]*esc to interrupt\)")
-_IDLE = re.compile(r"\? for shortcuts|^› Ask Codex to do anything")
+# The spinner in front of "Working" alternates "•" and "◦".
+_WORKING = re.compile(r"^\s*[•◦]\s+(\w[^(]*?)\s*\((\d+[smh])[^)]*esc to interrupt\)")
+_INPUT = re.compile(r"^› (.*)$")  # the input box, and every prompt already sent above it
+_PLACEHOLDER = "Ask Codex to do anything"
+_FOOTER_LINES = 3  # under the input box: model and folder, shortcuts hint (gone while typing), warnings
+# While an answer streams Codex shows no status line; a turn ends with "Worked for 2s • 15:43" under it.
+_TURN_END = re.compile(r"^\s*(?:─+\s*)?Worked for \S+")
+_TURN_OUTPUT = re.compile(r"^(?:› |• )")  # a prompt sent or an answer: some turn happened on this screen
+_COMMAND_POPUP = re.compile(r"^[›\s]\s/[\w-]+\s{2,}\S")  # "› /quit  exit Codex" above a typed slash command
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +112,26 @@ class CodexScreenDetector(StateDetector):
                 return self._reading(
                     SessionState.WORKING, 0.8, f"{working.group(1)} ({working.group(2)}, esc to interrupt)"
                 )
-        if any(_IDLE.search(line) for line in lines[-4:]):
-            return self._reading(SessionState.IDLE, 0.7, "input box with '? for shortcuts' and nothing running")
-        return None
+        return self._read_input_box(lines)
+
+    def _read_input_box(self, lines: list[str]) -> StateReading | None:
+        """Idle, or working while an answer streams: the input box shows in both, the last turn tells them apart.
+
+        The box is the last "› " line with only footer lines under it; without a footer the prompt was just
+        sent and the box is hidden for a moment (no reading then).
+        """
+        box = next((n for n in range(len(lines) - 1, -1, -1) if _INPUT.match(lines[n])), -1)
+        if box < 0 or not 1 <= len(lines) - box - 1 <= _FOOTER_LINES:
+            return None
+        history = lines[:box]
+        while history and _COMMAND_POPUP.match(history[-1]):
+            history.pop()
+        if any(_TURN_OUTPUT.match(line) for line in history) and not (history and _TURN_END.match(history[-1])):
+            return self._reading(SessionState.WORKING, 0.75, "the last turn has no 'Worked for' under it yet")
+        typed = lines[box][2:].strip()
+        if typed == _PLACEHOLDER:
+            return self._reading(SessionState.IDLE, 0.7, "empty input box and nothing running")
+        return self._reading(SessionState.IDLE, 0.7, f"text typed in the input box, nothing running ({typed[:40]!r})")
 
     def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
         return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)

@@ -27,6 +27,11 @@ _CHOICE = re.compile(r"^(●)?\s*(\d)\.\s+(\S.*?)$")
 _TOOL = re.compile(r"^\?\s+(\w+)\s+(.+)$")  # "? Shell  echo fake-tool-ran > fake_tool_output.txt"
 _WORKING = re.compile(r"^\S\s+(.+?)\s+\(esc to cancel, (\d+[smh])\)")
 _IDLE = "Type your message or @path/to/file"
+# The input box paints before Gemini is ready: "ℹ Initializing... Prompts will be queued." shows above it then.
+_INITIALIZING = re.compile(r"Initializing\.\.\.|Prompts will be queued\.")
+_QUEUED = "Queued (press ↑ to edit)"  # a prompt typed before it was ready (or while it works): sent once it can
+_INPUT = re.compile(r"^>\s+(.*?)\s*$")  # the input box: "> typed text", between ▄▄▄ and ▀▀▀ rows
+_BOX_TOP, _BOX_BOTTOM = re.compile(r"^▄{20,}$"), re.compile(r"^▀{20,}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +114,24 @@ class GeminiScreenDetector(StateDetector):
             if working := _WORKING.match(line):
                 evidence = f"{working.group(1)} ({working.group(2)}, esc to cancel)"
                 return self._reading(SessionState.WORKING, 0.8, evidence)
-        if any(_IDLE in line for line in lines[-6:]):
+        if any(_QUEUED in line for line in lines):
+            return self._reading(SessionState.WORKING, 0.75, f"a prompt waits: {_QUEUED!r}")
+        if found := next((m for line in lines[-12:] if (m := _INITIALIZING.search(line))), None):
+            return self._reading(SessionState.STARTING, 0.75, f"not ready yet: {found.group(0)!r}")
+        box = next(
+            (
+                n
+                for n in range(len(lines) - 2, 0, -1)
+                if _INPUT.match(lines[n]) and _BOX_TOP.match(lines[n - 1]) and _BOX_BOTTOM.match(lines[n + 1])
+            ),
+            -1,
+        )
+        if box < 0:
+            return None
+        typed = _INPUT.match(lines[box]).group(1)  # type: ignore[union-attr]
+        if typed == _IDLE:
             return self._reading(SessionState.IDLE, 0.7, "empty input box and nothing running")
-        return None
+        return self._reading(SessionState.IDLE, 0.7, f"text typed in the input box, nothing running ({typed[:40]!r})")
 
     def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
         return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)

@@ -30,7 +30,7 @@ class OpenCodeDriver(ProcessDriver):
         if request.resume_id:
             raise ValueError("the opencode driver cannot resume a conversation yet (no recorded way to do it)")
         argv = [self.executable or "opencode"]
-        if self.port is not None:
+        if self.port is not None and "--port" not in request.extra_args:  # a caller's own --port wins
             argv += ["--port", str(self.port)]
         return argv
 

@@ -46,7 +46,9 @@ class OpenCodeEventDetector(StateDetector):
 
     def _read_event(self, kind: str, data: Mapping[str, Any]) -> StateReading | None:
         if kind == "server.connected":
-            return self._reading(SessionState.IDLE, 0.6, "server.connected: the TUI is up, no prompt yet")
+            # The server answers before the TUI has painted its input box (text typed then is lost): the screen
+            # says when it is ready, so this only says "starting", and weakly.
+            return self._reading(SessionState.STARTING, 0.3, "server.connected: the server is up, the TUI maybe not")
         if kind == "session.status":
             status = _get(data, "status", "type")
             if status == "busy":

@@ -19,6 +19,7 @@ def make_driver(env: Mapping[str, str] | None = None) -> OpenCodeDriver:
     env = os.environ if env is None else env
     return OpenCodeDriver(
         executable=env.get("IMCODES_OPENCODE_BINARY") or "opencode",
+        port=int(port) if (port := env.get("IMCODES_OPENCODE_PORT", "").strip()) else None,
         disable_models_fetch=env.get("IMCODES_OPENCODE_OFFLINE", "").lower() in _TRUE,
     )
 
@@ -49,6 +50,11 @@ def imcodes_state_detectors() -> list[StateDetectorSpec]:
 def imcodes_settings() -> list[SettingSpec]:
     return [
         SettingSpec(name="opencode_binary", default="opencode", description="OpenCode executable"),
+        SettingSpec(
+            name="opencode_port",
+            default="",
+            description="--port of new sessions: its HTTP API and GET /event stream (empty: none)",
+        ),
         SettingSpec(
             name="opencode_offline",
             type=SettingType.BOOLEAN,

@@ -20,6 +20,7 @@ _PERMISSION = "△ Permission required"
 _CHOICES = re.compile(r"^(Allow once)\s{2,}(Allow always)\s{2,}(Reject)\b")
 _WORKING = "esc interrupt"
 _IDLE = ("ctrl+p commands", "Ask anything…")
+_EXITED = re.compile(r"^Continue\s+opencode -s (\S+)")  # the exit summary: "Continue  opencode -s ses_..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,10 @@ class OpenCodeScreenDetector(StateDetector):
             status = int(dead.group(1))
             state = SessionState.EXITED if status == 0 else SessionState.ERROR
             return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if exited := next((m for line in lines[-4:] if (m := _EXITED.match(line))), None):
+            return self._reading(
+                SessionState.EXITED, 0.85, f"exit summary (resume with opencode -s {exited.group(1)})"
+            )
         if prompt := parse_permission_prompt(lines):
             what = f" ({prompt.tool}: {prompt.detail})" if prompt.tool or prompt.detail else ""
             evidence = f"asks 'Permission required'{what}: {' / '.join(prompt.choices)}"

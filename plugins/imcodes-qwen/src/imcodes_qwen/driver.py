@@ -21,19 +21,27 @@ class QwenDriver(ProcessDriver):
     tested_versions = TESTED_VERSIONS
 
     def __init__(
-        self, executable: str = "qwen", approval_mode: str | None = "default", base_url: str = "", model: str = ""
+        self,
+        executable: str = "qwen",
+        approval_mode: str | None = "default",
+        base_url: str = "",
+        model: str = "",
+        auth_type: str = "",
     ) -> None:
         self.executable = executable
         self.approval_mode = approval_mode
         self.base_url = base_url
         self.model = model
+        # --auth-type (openai, openai-responses, anthropic, qwen-oauth, gemini, vertex-ai in 0.24.4's --help):
+        # set on its own for a key in the user's environment; "openai" by itself when base_url is set.
+        self.auth_type = auth_type or ("openai" if base_url else "")
 
     def base_argv(self, request: LaunchRequest) -> list[str]:
         if request.resume_id:
             raise ValueError("the qwen driver cannot resume a conversation yet (no recorded way to do it)")
         argv = [self.executable or "qwen"]
-        if self.base_url:
-            argv += ["--auth-type", "openai"]
+        if self.auth_type:
+            argv += ["--auth-type", self.auth_type]
         if self.approval_mode:
             argv += ["--approval-mode", self.approval_mode]
         return argv

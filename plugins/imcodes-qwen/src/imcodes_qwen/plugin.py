@@ -20,6 +20,7 @@ def make_driver(env: Mapping[str, str] | None = None) -> QwenDriver:
         approval_mode=env.get("IMCODES_QWEN_APPROVAL_MODE", "default") or None,
         base_url=env.get("IMCODES_QWEN_BASE_URL", ""),
         model=env.get("IMCODES_QWEN_MODEL", ""),
+        auth_type=env.get("IMCODES_QWEN_AUTH_TYPE", ""),
     )
 
 
@@ -52,4 +53,9 @@ def imcodes_settings() -> list[SettingSpec]:
         SettingSpec(name="qwen_approval_mode", default="default", description="--approval-mode of new sessions"),
         SettingSpec(name="qwen_base_url", default="", description="OpenAI-compatible endpoint (OPENAI_BASE_URL)"),
         SettingSpec(name="qwen_model", default="", description="OPENAI_MODEL for new sessions"),
+        SettingSpec(
+            name="qwen_auth_type",
+            default="",
+            description="--auth-type of new sessions (empty: openai when qwen_base_url is set, else Qwen's own)",
+        ),
     ]

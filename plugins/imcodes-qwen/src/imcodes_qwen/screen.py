@@ -1,8 +1,9 @@
 """Qwen Code's screen, read into a state. Patterns come from captures of Qwen Code 0.24.4 in a 120x40 pane.
 
-No capture of Qwen at work was recorded, so this detector never claims ``working``: while a spinner it does not
-know is on screen it abstains (the core's generic detector still sees the spinner), and it says idle only when
-the input box shows and nothing spins.
+Working is the status line ``<spinner> <witty phrase>... (0s · esc to cancel)``, a queued prompt (``⏳ 1 queued``)
+or the working footer (``Enter to steer · Ctrl+Q to queue``); idle is the input box (empty or holding typed text)
+with none of them. While a spinner it does not know is on screen it abstains (the core's generic detector still
+sees the spinner).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ _CHOICE = re.compile(r"^(›)?\s*(\d)\.\s+(\S.*?)$")
 _TOOL = re.compile(r"^\?\s+(\w+)\s+(.+?)\s*←?$")  # "? Shell echo ... (Write a marker file) ←"
 _SPINNER = re.compile(r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\s")
 _IDLE = "Type your message or @path/to/file"
+_STARTING = re.compile(r"^\S*\s*Initializing\.\.\.$")  # ".. Initializing..." before the input box shows
+_CONFIRMING = re.compile(r"Waiting for user confirmation\.\.\.")  # the status line while the approval is up
+_WORKING = re.compile(r"^\S*\s*(.*?)\s*\((\d+[smh])\b[^)]*esc to cancel\)")  # ". Is this...? (0s · esc to cancel)"
+_QUEUED = re.compile(r"⏳\s*(\d+) queued")  # a prompt typed while it works waits for the turn's end
+_STEER_FOOTER = "Enter to steer"  # the footer while a turn runs: "Enter to steer · Ctrl+Q to queue · ..."
+_RULE = re.compile(r"^─{20,}$")
+_INPUT = re.compile(r"^>\s+(.*?)[\s\u200b]*$")  # "> typed text" plus a zero-width cursor
+_EXITED = re.compile(r"To continue this session, run\s+qwen --resume ([0-9a-f-]{36})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +100,48 @@ class QwenScreenDetector(StateDetector):
         for marker, what in _SETUP:
             if marker in text:
                 return self._reading(SessionState.SETUP, 0.85, f"{what}: {marker!r}")
+        if exited := _EXITED.search(" ".join(lines[-4:])):
+            return self._reading(SessionState.EXITED, 0.85, f"exit summary (resume id {exited.group(1)})")
         if prompt := parse_permission_prompt(lines):
             choices = " / ".join(f"{c.key}. {c.label}" for c in prompt.choices)
             what = f" ({prompt.tool}: {prompt.detail})" if prompt.tool else ""
             return self._reading(SessionState.WAITING_PERMISSION, 0.9, f"asks {prompt.question!r}{what}: {choices}")
+        return self._read_status(lines)
+
+    def _read_status(self, lines: list[str]) -> StateReading | None:
+        recent = lines[-10:]
+        if any(_CONFIRMING.search(line) for line in recent):
+            return self._reading(
+                SessionState.WAITING_PERMISSION, 0.7, "status line says 'Waiting for user confirmation'"
+            )
+        for line in reversed(recent):
+            if working := _WORKING.match(line):
+                evidence = f"{working.group(1)[:60]} ({working.group(2)}, esc to cancel)"
+                return self._reading(SessionState.WORKING, 0.8, evidence)
+            if queued := _QUEUED.search(line):
+                return self._reading(SessionState.WORKING, 0.75, f"{queued.group(1)} prompt(s) queued behind a turn")
+        if any(_STEER_FOOTER in line for line in lines[-3:]):
+            return self._reading(SessionState.WORKING, 0.7, "footer says 'Enter to steer' (a turn runs)")
         if any(_SPINNER.match(line) for line in lines[-8:]):
-            return None  # something runs, but no capture says what Qwen's working screen looks like
-        if any(_IDLE in line for line in lines[-6:]):
-            return self._reading(SessionState.IDLE, 0.65, "empty input box and no spinner")
-        return None
+            return None  # something runs that no capture shows: no claim rather than a wrong "idle"
+        if any(_STARTING.match(line) for line in lines[-3:]):
+            return self._reading(SessionState.STARTING, 0.6, "'Initializing...' before the input box shows")
+        box = next(
+            (
+                n
+                for n in range(len(lines) - 2, 0, -1)
+                if _INPUT.match(lines[n]) and _RULE.match(lines[n - 1]) and _RULE.match(lines[n + 1])
+            ),
+            -1,
+        )
+        if box < 0:
+            return None
+        typed = _INPUT.match(lines[box]).group(1)  # type: ignore[union-attr]
+        if typed == _IDLE:
+            return self._reading(SessionState.IDLE, 0.65, "empty input box and nothing running")
+        return self._reading(
+            SessionState.IDLE, 0.65, f"text typed in the input box, nothing running ({typed[:40]!r})"
+        )
 
     def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
         return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)
