@@ -24,6 +24,11 @@ GOLDEN = {
     "codex-hooks-review-list": S.SETUP,
     "codex-warnings-panel": S.SETUP,
     "codex-exited-after-quit": S.EXITED,
+    # captured from the real Codex 0.169.0 by tests/agents (see fixtures/README.md)
+    "codex-streaming-answer": S.WORKING,
+    "codex-working-hollow-spinner": S.WORKING,
+    "codex-typing": S.IDLE,
+    "codex-typing-slash-command": S.IDLE,
 }
 
 
@@ -67,3 +72,8 @@ def test_resume_id_and_working_evidence(screen: Callable[[str], str]) -> None:
     assert resume_id(screen("codex-exited-after-quit")) == "01a20d51-060a-72e3-9810-b279a0d8c6ba"
     reading = CodexScreenDetector().read(Observation("codex", screen("codex-working-reconnecting")))
     assert reading is not None and "Reconnecting... 3/5" in reading.evidence
+
+
+def test_no_reading_while_the_box_hides_after_a_prompt_is_sent(screen: Callable[[str], str]) -> None:
+    # captured from the real Codex 0.169.0: for a moment the prompt shows without input box or footer
+    assert CodexScreenDetector().read(Observation("codex", screen("codex-prompt-just-sent"))) is None

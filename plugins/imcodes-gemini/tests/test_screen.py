@@ -20,6 +20,10 @@ GOLDEN = {
     "gemini-apikey-entry": S.SETUP,
     "gemini-trust-folder": S.SETUP,
     "gemini-exit-summary": S.EXITED,
+    # captured from the real Gemini CLI 0.61.0 (see fixtures/README.md)
+    "gemini-typing": S.IDLE,
+    "gemini-initializing": S.STARTING,
+    "gemini-queued-while-initializing": S.WORKING,
 }
 
 

@@ -15,6 +15,8 @@ GOLDEN = {
     "opencode-idle-after-turn": S.IDLE,
     "opencode-working-retrying": S.WORKING,
     "opencode-permission-required-shell": S.WAITING_PERMISSION,
+    # captured from the real OpenCode 1.18.33 (see fixtures/README.md)
+    "opencode-exit-summary": S.EXITED,
 }
 
 

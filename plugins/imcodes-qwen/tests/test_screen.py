@@ -16,6 +16,14 @@ GOLDEN = {
     "qwen-tool-approval-shell": S.WAITING_PERMISSION,
     "qwen-provider-picker": S.SETUP,
     "qwen-provider-thirdparty-list": S.SETUP,
+    # captured from the real Qwen Code 0.24.4 (see fixtures/README.md)
+    "qwen-initializing": S.STARTING,
+    "qwen-typing": S.IDLE,
+    "qwen-typing-slash-command": S.IDLE,
+    "qwen-working": S.WORKING,
+    "qwen-queued": S.WORKING,
+    "qwen-waiting-confirmation-status": S.WAITING_PERMISSION,
+    "qwen-exit-summary": S.EXITED,
 }
 
 

@@ -117,8 +117,8 @@ class CodexScreenDetector(StateDetector):
     def _read_input_box(self, lines: list[str]) -> StateReading | None:
         """Idle, or working while an answer streams: the input box shows in both, the last turn tells them apart.
 
-        The box is the last "› " line with only footer lines under it; without a footer the prompt was just
-        sent and the box is hidden for a moment (no reading then).
+        The box is the last line opening with the prompt mark, with only footer lines under it; without a footer
+        the prompt was just sent and the box is hidden for a moment (no reading then).
         """
         box = next((n for n in range(len(lines) - 1, -1, -1) if _INPUT.match(lines[n])), -1)
         if box < 0 or not 1 <= len(lines) - box - 1 <= _FOOTER_LINES:
