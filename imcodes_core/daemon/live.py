@@ -77,6 +77,7 @@ class LiveSession:
         self.closing = False
         self._flush_handle: asyncio.TimerHandle | None = None
         self._detecting = False
+        self._detect_again = False
         self.events: deque[AgentEvent] = deque(maxlen=RECENT_EVENTS)  # from hooks (daemon/channels.py)
         self.screen = ""  # the last screen the detectors read
 
@@ -244,14 +245,22 @@ class LiveSession:
     def _detect(self) -> None:
         """Read the screen and run the detectors (after output settled, or at most once per output interval)."""
         control = self.control
-        if control is None or self._detecting or not self.detectors:
+        if control is None or not self.detectors:
+            return
+        if self._detecting:
+            # A read is in flight and may predate the output that asked for this one (the shell's prompt after a
+            # command): read once more when it answers, or the last state seen would stick until more output.
+            self._detect_again = True
             return
         self._detecting = True
+        self._detect_again = False
 
         def done(reply: Reply) -> None:
             self._detecting = False
             if reply.ok:
                 self.judge(plain_text(b"\n".join(reply.lines)))
+            if self._detect_again:
+                self._detect()
 
         control.send(f"capture-pane -p -t {self.pane.decode()}", done)
 

@@ -192,3 +192,21 @@ async def test_a_shell_that_exits_is_removed(harness, tmp_path: Path) -> None:
     await peer.wait_for(lambda: peer.find("session.removed", session=name))
     assert [e["kind"] for e in peer.events(name)][-2:] == ["session.exited", "state.changed"]
     assert name not in daemon.registry.sessions
+
+
+async def test_a_shell_settles_to_idle_after_each_command_typed_key_by_key(harness, tmp_path: Path) -> None:
+    """Typing shows working (no prompt at the end of the line); once the command's output and the next prompt are
+    on screen the state must come back to idle, even when a screen read was in flight as the prompt arrived."""
+    daemon = await harness.linked_daemon()
+    peer = harness.peer
+    name = await harness.start_shell(tmp_path)
+    for round_ in range(3):
+        for char in f"echo round-{round_}":
+            await peer.command("terminal.input", session=name, data=char)
+        await peer.command("terminal.input", session=name, data="\r")
+        await harness.screen_shows(name, f"round-{round_}")
+        for _ in range(60):  # up to 3 s: the next output flush reads the screen within 0.5 s
+            if daemon.registry.sessions[name].info().state == "idle":
+                break
+            await asyncio.sleep(0.05)
+        assert daemon.registry.sessions[name].info().state == "idle", peer.events(name, "state.changed")[-3:]
