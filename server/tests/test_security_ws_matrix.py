@@ -71,6 +71,8 @@ def _browser_values(machine: str) -> dict[str, Any]:
         "cwd": "/tmp",
         "label": "renamed-by-stranger",
         "data": "echo stranger-was-here\r",
+        "text": "stranger prompt",
+        "choice": "1",
         "cols": 80,
         "rows": 24,
         "t": 7.0,
