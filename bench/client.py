@@ -26,6 +26,7 @@ class BrowserClient:
         self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._machines_seen = asyncio.Event()
+        self.output_seen = asyncio.Event()  # set on every binary frame; a latency probe clears it before sending
 
     async def sign_in(self, link: str) -> None:
         response = await self.http.get(link)
@@ -47,6 +48,7 @@ class BrowserClient:
                 frame = decode_binary(message)
                 self.binary_frames += 1
                 self.binary_bytes += len(frame.payload)
+                self.output_seen.set()
                 if frame.kind is BinaryKind.RESET:
                     self.resets += 1
                 continue

@@ -69,6 +69,41 @@ def chain(keys: int) -> tuple[list[float], list[float]]:
     return to_ws, to_paint
 
 
+def protocol_chain(keys: int) -> list[float]:
+    """The same chain with a Python WebSocket client in place of Chromium (server <- daemon <- tmux only)."""
+    import asyncio
+
+    from bench.client import BrowserClient
+    from bench.stack import running_stack
+
+    async def measure(url: str, link: str) -> list[float]:
+        client = BrowserClient(url)
+        await client.sign_in(link)
+        await client.connect()
+        machine = client.machines[0]["machine"]
+        session = await client.start_shell(machine, tempfile.mkdtemp(prefix="bench-"), "bench")
+        await client.request({"type": "terminal.subscribe", "machine": machine, "session": session})
+        await asyncio.sleep(1)
+        times = []
+        for i in range(keys):
+            data = "\x15" if i and i % CLEAR_EVERY == 0 else KEY
+            client.output_seen.clear()
+            start = time.perf_counter()
+            answer = asyncio.ensure_future(
+                client.request({"type": "terminal.input", "machine": machine, "session": session, "data": data})
+            )
+            await asyncio.wait_for(client.output_seen.wait(), 10)
+            if data == KEY:
+                times.append((time.perf_counter() - start) * 1000)
+            await answer
+            await asyncio.sleep(0.01)
+        await client.close()
+        return times
+
+    with running_stack() as stack:
+        return asyncio.run(measure(stack.url, stack.link))
+
+
 def baseline(keys: int) -> list[float]:
     import subprocess
     import uuid
@@ -99,9 +134,12 @@ def main() -> None:
     args = parser.parse_args()
     say("baseline: the same keystroke through tmux alone (control client)")
     base = baseline(args.keys)
+    say("the chain with a protocol client in place of the browser")
+    to_client = protocol_chain(args.keys)
     to_ws, to_paint = chain(args.keys)
     print()
     print(summary("tmux alone (baseline)", base))
+    print(summary("chain: protocol client", to_client))
     print(summary("chain: keydown -> ws echo", to_ws))
     print(summary("chain: keydown -> painted", to_paint))
     print()
@@ -110,6 +148,7 @@ def main() -> None:
     print()
     base_p50 = sorted(base)[len(base) // 2]
     print(f"ratio p50 chain(ws)/baseline: {sorted(to_ws)[len(to_ws) // 2] / base_p50:.1f}x")
+    print(f"ratio p50 chain(protocol client)/baseline: {sorted(to_client)[len(to_client) // 2] / base_p50:.1f}x")
     print("targets: p50 <= 5 ms, p99 <= 20 ms (chain, loopback)")
 
 
