@@ -27,6 +27,9 @@ class BrowserClient:
         self._reader: asyncio.Task[None] | None = None
         self._machines_seen = asyncio.Event()
         self.output_seen = asyncio.Event()  # set on every binary frame; a latency probe clears it before sending
+        self.watch_for = b""  # a throughput probe's end marker
+        self.marker_seen = asyncio.Event()
+        self._tail = b""
 
     async def sign_in(self, link: str) -> None:
         response = await self.http.get(link)
@@ -49,6 +52,10 @@ class BrowserClient:
                 self.binary_frames += 1
                 self.binary_bytes += len(frame.payload)
                 self.output_seen.set()
+                if self.watch_for:
+                    self._tail = (self._tail + frame.payload)[-4096:]
+                    if self.watch_for in self._tail:
+                        self.marker_seen.set()
                 if frame.kind is BinaryKind.RESET:
                     self.resets += 1
                 continue

@@ -1,6 +1,8 @@
 """Output throughput: a pane printing ``seq 1 2000000`` (16.9 MB). Bytes per second that reach the browser, how
 far the browser is behind tmux when the command ends, and whether the session's timeline kept being recorded;
-beside the same command streamed to a tmux control client alone (the baseline), in the same run.
+beside the same command carried by tmux alone to a reader through ``pipe-pane`` (the baseline, which is how the daemon
+reads a pane), in the same run. With a reset (the browser fell behind and got a fresh snapshot instead of the
+backlog) fewer bytes reach the page than the pane printed: both rates are printed.
 
     .venv/bin/python -m bench.throughput [--count 2000000]
 """
@@ -15,7 +17,6 @@ import uuid
 from pathlib import Path
 
 from bench.stack import running_stack, say, signed_in_page, start_shell
-from bench.tmux_control import ControlClient
 
 # Counts OUTPUT/SNAPSHOT/RESET bytes per binary kind and stamps the first output byte and the end marker.
 PAGE_COUNTER = """
@@ -56,22 +57,71 @@ def command_line(count: int, marker: str, stamp: Path) -> str:
     return f"seq 1 {count}; date +%s.%N > {stamp}; printf '%s-%s\\n' {marker.split('-')[0]} {marker.split('-')[1]}"
 
 
-def baseline(count: int) -> tuple[float, float]:
+def baseline(count: int) -> float:
+    """Seconds for tmux alone to carry the output to a reader: ``pipe-pane`` into a FIFO, as the daemon reads it."""
+    import os
+    import threading
+
     socket = f"imcodes-bench-tp-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", "base", "-x", "120", "-y", "40"], check=True)
-    client = ControlClient(socket, "base")
-    stamp = Path(tempfile.mkdtemp()) / "done"
+    folder = Path(tempfile.mkdtemp())
+    fifo, stamp = folder / "out", folder / "done"
+    os.mkfifo(fifo)
     marker = f"END-{uuid.uuid4().hex[:8]}"
+    seen = threading.Event()
+
+    def read() -> None:
+        tail = b""
+        with open(fifo, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(1 << 20):
+                tail = (tail + chunk)[-4096:]
+                if marker.encode() in tail:
+                    seen.set()
+                    return
+
+    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", "base", "-x", "120", "-y", "40"], check=True)
     try:
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        subprocess.run(["tmux", "-L", socket, "pipe-pane", "-O", "-t", "base", f"cat > {fifo}"], check=True)
         time.sleep(0.5)
         start = time.perf_counter()
-        client.command(f'send-keys -t base -l "{command_line(count, marker, stamp)}"')
-        client.command("send-keys -t base Enter")
-        seen = client.read_until(marker.encode(), timeout=120)
-        return (seen - start), time.time() - float(stamp.read_text())
+        subprocess.run(["tmux", "-L", socket, "send-keys", "-t", "base", "-l", command_line(count, marker, stamp)])
+        subprocess.run(["tmux", "-L", socket, "send-keys", "-t", "base", "Enter"], check=True)
+        if not seen.wait(120):
+            raise TimeoutError("tmux alone did not finish")
+        return time.perf_counter() - start
     finally:
-        client.close()
         subprocess.run(["tmux", "-L", socket, "kill-server"], check=False)
+
+
+def protocol_chain(count: int) -> dict[str, float]:
+    """The same run with a Python WebSocket client in place of Chromium (server <- daemon <- tmux only)."""
+    import asyncio
+
+    from bench.client import BrowserClient
+
+    async def measure(url: str, link: str) -> dict[str, float]:
+        client = BrowserClient(url)
+        await client.sign_in(link)
+        await client.connect()
+        machine = client.machines[0]["machine"]
+        folder = Path(tempfile.mkdtemp(prefix="bench-"))
+        session = await client.start_shell(machine, str(folder), "bench")
+        await client.request({"type": "terminal.subscribe", "machine": machine, "session": session})
+        await asyncio.sleep(1)
+        marker = f"END-{uuid.uuid4().hex[:8]}".encode()
+        client.watch_for = marker
+        before, start = client.binary_bytes, time.perf_counter()
+        line = command_line(count, marker.decode(), folder / "done") + "\r"
+        await client.request({"type": "terminal.input", "machine": machine, "session": session, "data": line})
+        await asyncio.wait_for(client.marker_seen.wait(), 180)
+        seconds = time.perf_counter() - start
+        result = {"bytes": client.binary_bytes - before, "seconds": seconds, "resets": client.resets}
+        await client.close()
+        return result
+
+    with running_stack() as stack:
+        return asyncio.run(measure(stack.url, stack.link))
 
 
 def chain(count: int) -> dict[str, float]:
@@ -112,17 +162,24 @@ def main() -> None:
     args = parser.parse_args()
     total = sum(len(str(i)) + 2 for i in range(1, args.count + 1))  # the pty turns each \n into \r\n
     say(f"baseline: seq 1 {args.count} ({total / 1e6:.1f} MB) to a tmux control client alone")
-    base_seconds, _ = baseline(args.count)
+    base_seconds = baseline(args.count)
+    say("the chain with a protocol client in place of the browser")
+    client = protocol_chain(args.count)
     result = chain(args.count)
     print()
-    print(f"tmux alone (baseline):   {total / base_seconds / 1e6:6.1f} MB/s  ({base_seconds:.2f} s)")
+    print(f"tmux alone (baseline):   {total / base_seconds / 1e6:6.1f} MB/s  ({base_seconds:.2f} s, pipe-pane)")
+    print(
+        f"chain to a protocol client: {total / client['seconds'] / 1e6:6.1f} MB/s of pane output "
+        f"({client['bytes'] / 1e6:.1f} MB delivered in {client['seconds']:.2f} s, {int(client['resets'])} resets)"
+    )
     print(
         f"chain to the browser:    {result['rate'] / 1e6:6.1f} MB/s  ({result['bytes'] / 1e6:.1f} MB in "
         f"{result['seconds']:.2f} s, {int(result['frames'])} frames, {int(result['resets'])} resets)"
     )
     print(f"browser behind tmux at the end: {result['lag_ms']:.0f} ms")
     print(f"timeline output events recorded while streaming: {int(result['timeline_output_events'])}")
-    print(f"ratio chain/baseline rate: {result['rate'] / (total / base_seconds):.2f}")
+    print(f"chain to the browser, pane output carried: {total / result['seconds'] / 1e6:6.1f} MB/s")
+    print(f"ratio chain(browser)/baseline rate: {result['rate'] / (total / base_seconds):.2f}")
     print("targets: >= 15 MB/s, < 100 ms behind, timeline recorded")
 
 
