@@ -29,6 +29,7 @@ MODEL_MODULES = (
     "imcodes_server.bridge.models",
     "imcodes_server.models_accounts",
     "imcodes_server.models_passkeys",
+    "imcodes_server.models_sharing",
 )
 DEFAULT_DATABASE = "imcodes"
 

@@ -1,4 +1,5 @@
-"""Invitations (`invitations.py`) and API keys (`api_keys.py`), registered on the auth blueprint (no URL prefix)."""
+"""Invitations (`invitations.py`), API keys (`api_keys.py`) and sharing (`routes_sharing.py`), registered on the
+auth blueprint (no URL prefix)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from quart import Blueprint
 def register_account_routes(blueprint: Blueprint) -> None:
     from imcodes_server.api_keys import register_api_key_routes
     from imcodes_server.invitations import register_invitation_routes
+    from imcodes_server.routes_sharing import register_sharing_routes
 
     register_invitation_routes(blueprint)
     register_api_key_routes(blueprint)
+    register_sharing_routes(blueprint)

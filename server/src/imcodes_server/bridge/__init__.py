@@ -3,7 +3,8 @@
 `create_app` registers `make_bridge_blueprint()` and awaits `start(app)` / `stop(app)` in its lifespan and
 `close_connections(app)` when shutdown begins. `disconnect_machine(app, machine_id)` drops a daemon's link at once
 (revocation); `disconnect_web_session(app, session_id)`, `disconnect_api_key(app, key_id)` and
-`disconnect_browsers(app, matches)` close the browser sockets opened with a revoked credential's tickets.
+`disconnect_browsers(app, matches)` close the browser sockets opened with a revoked credential's tickets;
+`shares_changed(app, user_id)` applies a made or revoked share to that user's open sockets at once.
 All state lives on the app (`app.extensions["imcodes_bridge"]`).
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "disconnect_web_session",
     "hub_of",
     "make_bridge_blueprint",
+    "shares_changed",
     "start",
     "stop",
 ]
@@ -102,3 +104,21 @@ async def disconnect_web_session(app: Quart, session_id: int) -> int:
 async def disconnect_api_key(app: Quart, key_id: int) -> int:
     """The API key was revoked: close the sockets its tickets opened."""
     return await disconnect_browsers(app, lambda link: link.api_key_id == key_id, "API key revoked")
+
+
+async def shares_changed(app: Quart, user_id: int) -> None:
+    """A share given to `user_id` was made or revoked: their open sockets get the new list at once, and lose the
+    terminal subscriptions they may no longer watch (their next frame is decided on the new shares too)."""
+    from imcodes_server import sharing
+    from imcodes_server.bridge.client_ws import machines_frame
+
+    hub = app.extensions.get(EXTENSION)
+    if hub is None:
+        return
+    links = [link for link in hub.browsers.get(user_id, ()) if not link.closed]
+    if not links:
+        return
+    grants = await sharing.grants_for(user_id)
+    for link in links:
+        hub.regrant(link, dict(grants))
+        link.send_text(await machines_frame(hub, link))

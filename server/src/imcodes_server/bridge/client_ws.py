@@ -1,5 +1,7 @@
 """`/ws/client`: a browser's link. Exact Origin + single-use ticket (refused: close 4401 before any data), then the
-user's machines, live frames, and the browser's commands, each authorised against the machine's owner."""
+user's machines (their own and those shared with them), live frames, and the browser's commands, each authorised by
+`sharing.decide_role` (owner / participant / viewer / nothing) and `sharing.may_send`; non-owners' commands are
+audited."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from imcodes_core.protocol.frames import (
     error_frame,
     parse_frame,
 )
-from imcodes_server import auth
+from imcodes_server import auth, sharing
 from imcodes_server.bridge import store
 from imcodes_server.bridge.hub import Hub
 from imcodes_server.bridge.links import CLOSE_UNAUTHORIZED, BrowserLink
@@ -46,6 +48,8 @@ CLIENT_IN = frozenset(
         "timeline.replay",
     }
 )
+# Reading what is already shown, not commands: not worth an audit row each (a page replays on every scroll).
+AUDIT_SKIPPED = frozenset({"timeline.replay", "terminal.unsubscribe"})
 OWNERSHIP_TTL = 30.0  # a positive ownership check is reused this long (keystrokes need no query each)
 
 
@@ -68,14 +72,15 @@ async def serve_browser(hub: Hub, ws: Any, config: Any) -> None:
         web_session_id=grant.web_session_id,
         api_key_id=grant.api_key_id,
     )
+    link.user_name = str(grant.user.name)
     hub.browser_joined(link)  # first, so nothing that happens while the list is read is missed
     try:
         # A revocation between spending the ticket and joining the hub did not see this link: look once more.
         if not await auth.grant_alive(grant):
             await link.close(CLOSE_UNAUTHORIZED, "signed out")
             return
-        machines = await store.machines_for_user(link.user_id, hub.online_drivers())
-        await ws.send(encode_frame(MachinesList(machines=machines)))
+        link.grants = await sharing.grants_for(link.user_id)
+        await ws.send(await machines_frame(hub, link))
         link.start_writer()
         while not link.closed:
             raw = await ws.receive()
@@ -103,15 +108,27 @@ async def _handle(hub: Hub, link: BrowserLink, raw: str | bytes | None) -> None:
         link.send_text(error_frame("internal", "the server could not handle that frame", frame.id))
 
 
-async def _allowed(link: BrowserLink, machine: str) -> bool:
+async def machines_frame(hub: Hub, link: BrowserLink) -> str:
+    """The `machines` frame for this browser: the user's own machines, then those shared with them (with role)."""
+    online = hub.online_drivers()
+    owned = await store.machines_for_user(link.user_id, online)
+    shared = await sharing.shared_machines(link.grants, online)
+    return encode_frame(MachinesList(machines=[*owned, *shared]))
+
+
+async def _role(link: BrowserLink, machine: str, session: str | None) -> str | None:
+    """sharing.decide_role with this socket's cached inputs (ownership for OWNERSHIP_TTL, shares until changed)."""
+    grant = link.grants.get(machine)
+    if grant is not None:  # nobody is granted their own machine (routes_sharing refuses it)
+        return sharing.decide_role(False, grant, session)
     checked = link.allowed_machines.get(machine)
     if checked is not None and time.monotonic() - checked < OWNERSHIP_TTL:
-        return True
+        return sharing.OWNER
     if await store.owns_machine(link.user_id, machine):
         link.allowed_machines[machine] = time.monotonic()
-        return True
+        return sharing.OWNER
     link.allowed_machines.pop(machine, None)
-    return False
+    return None
 
 
 async def _dispatch(hub: Hub, link: BrowserLink, frame: Any) -> None:
@@ -124,10 +141,17 @@ async def _dispatch(hub: Hub, link: BrowserLink, frame: Any) -> None:
     if not machine:
         link.send_text(error_frame("invalid", f"{frame.type} needs a machine", frame.id))
         return
-    if not await _allowed(link, machine):
-        # the same answer for someone else's machine and for one that does not exist
+    role = await _role(link, machine, getattr(frame, "session", None))
+    if role is None:
+        # the same answer for someone else's machine (or unshared session) and for one that does not exist
         link.send_text(error_frame("forbidden", "no such machine", frame.id))
         return
+    if not sharing.may_send(role, frame.type):
+        await _audit(link, machine, role, frame, allowed=False)
+        link.send_text(error_frame("forbidden", sharing.refusal(role, frame.type), frame.id))
+        return
+    if role != sharing.OWNER and frame.type not in AUDIT_SKIPPED:
+        await _audit(link, machine, role, frame, allowed=True)  # recorded before it runs
     if isinstance(frame, TimelineReplay):
         await _replay(link, frame)
         return
@@ -140,6 +164,18 @@ async def _dispatch(hub: Hub, link: BrowserLink, frame: Any) -> None:
         hub.subscribe(link, machine, frame.session)  # every new viewer gets its own fresh snapshot
     command = frame.model_dump(exclude={"machine"}, exclude_none=True)
     await hub.commands.from_browser(link, machine, command)
+
+
+async def _audit(link: BrowserLink, machine: str, role: str, frame: Any, *, allowed: bool) -> None:
+    await sharing.record_command(
+        user_id=link.user_id,
+        user_name=link.user_name,
+        machine=machine,
+        session=getattr(frame, "session", None),
+        role=role,
+        frame=frame.model_dump(include={"type", "data", "text", "choice"}),
+        allowed=allowed,
+    )
 
 
 async def _replay(link: BrowserLink, frame: TimelineReplay) -> None:

@@ -141,23 +141,42 @@ async def _dispatch(hub: Hub, link: DaemonLink, frame: object) -> None:
     owner = link.owner_id
     if isinstance(frame, TimelineAppended):
         if await store.insert_event(link.machine, frame.event):
-            hub.to_user(owner, encode_frame(TimelineAppended(event=frame.event, machine=link.machine)))
+            hub.to_machine(
+                link.machine,
+                owner,
+                encode_frame(TimelineAppended(event=frame.event, machine=link.machine)),
+                frame.event.session,
+            )
     elif isinstance(frame, Ack):
         await hub.commands.ack(link, frame)
     elif isinstance(frame, SessionUpdated):
         await store.upsert_session(link.machine, frame.session)
-        hub.to_user(owner, encode_frame(SessionUpdated(session=frame.session, machine=link.machine)))
+        hub.to_machine(
+            link.machine,
+            owner,
+            encode_frame(SessionUpdated(session=frame.session, machine=link.machine)),
+            frame.session.name,
+        )
     elif isinstance(frame, SessionRemoved):
         await store.remove_session(link.machine, frame.session)
         hub.session_removed(link.machine, frame.session)
-        hub.to_user(owner, encode_frame(SessionRemoved(session=frame.session, machine=link.machine)))
+        hub.to_machine(
+            link.machine,
+            owner,
+            encode_frame(SessionRemoved(session=frame.session, machine=link.machine)),
+            frame.session,
+        )
     elif isinstance(frame, SessionsSync):
         removed = await store.sync_sessions(link.machine, frame.sessions)
         for info in frame.sessions:
-            hub.to_user(owner, encode_frame(SessionUpdated(session=info, machine=link.machine)))
+            hub.to_machine(
+                link.machine, owner, encode_frame(SessionUpdated(session=info, machine=link.machine)), info.name
+            )
         for name in removed:
             hub.session_removed(link.machine, name)
-            hub.to_user(owner, encode_frame(SessionRemoved(session=name, machine=link.machine)))
+            hub.to_machine(
+                link.machine, owner, encode_frame(SessionRemoved(session=name, machine=link.machine)), name
+            )
         await hub.daemon_synced(link, [info.name for info in frame.sessions])
     elif isinstance(frame, Ping):
         link.send_text(encode_frame(Pong(t=frame.t)))

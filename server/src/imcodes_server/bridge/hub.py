@@ -92,14 +92,18 @@ class Hub:
         if previous is not None and previous is not link:
             _logger.info("machine %s connected again: the previous daemon link is replaced", link.machine)
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
-        self.to_user(link.owner_id, encode_frame(LinkStatus(machine=link.machine, daemon_online=True)))
+        self.to_machine(
+            link.machine, link.owner_id, encode_frame(LinkStatus(machine=link.machine, daemon_online=True))
+        )
 
     async def daemon_left(self, link: DaemonLink) -> None:
         """Idempotent: the handler's exit and disconnect_machine both call it."""
         if self.daemons.get(link.machine) is not link:
             return
         del self.daemons[link.machine]
-        self.to_user(link.owner_id, encode_frame(LinkStatus(machine=link.machine, daemon_online=False)))
+        self.to_machine(
+            link.machine, link.owner_id, encode_frame(LinkStatus(machine=link.machine, daemon_online=False))
+        )
         await self.commands.daemon_gone(link.machine)
         with contextlib.suppress(Exception):
             await store.touch_machine(link.machine)
@@ -163,6 +167,27 @@ class Hub:
     def to_user(self, user_id: int, text: str) -> None:
         for browser in list(self.browsers.get(user_id, ())):
             browser.send_text(text)
+
+    def to_machine(self, machine: str, owner_id: int, text: str, session: str | None = None) -> None:
+        """To the owner's browsers and to those of users the machine (or, with `session`, that session) is shared
+        with."""
+        self.to_user(owner_id, text)
+        for user_id, group in list(self.browsers.items()):
+            if user_id == owner_id:
+                continue
+            for browser in list(group):
+                grant = browser.grants.get(machine)
+                if grant is not None and (session is None or grant.shows(session)):
+                    browser.send_text(text)
+
+    def regrant(self, link: BrowserLink, grants: dict[str, Any]) -> None:
+        """New shares for this browser: terminal subscriptions it may no longer watch end now."""
+        link.grants = grants
+        link.allowed_machines.clear()
+        for machine, session in list(link.subscriptions):
+            grant = grants.get(machine)
+            if grant is None or not grant.shows(session):
+                self.unsubscribe(link, machine, session)
 
     def subscribe(self, link: BrowserLink, machine: str, session: str) -> None:
         key = (machine, session)

@@ -159,6 +159,10 @@ class BrowserLink(Link):
         self.subscriptions: set[tuple[str, str]] = set()
         self.awaiting_snapshot: set[str] = set()  # streams reset for lag: output is dropped until a snapshot
         self.allowed_machines: dict[str, float] = {}  # machine -> monotonic time it was checked
+        # Machines other users shared with this user (imcodes_server.sharing.Grant by machine id): loaded when the
+        # socket opens and replaced at once when a share is made or revoked (bridge.shares_changed).
+        self.grants: dict[str, Any] = {}
+        self.user_name = ""
 
     def offer_terminal(self, kind: BinaryKind, stream: str, frame: bytes) -> bool:
         """Queue a terminal frame; True when the viewer fell behind and needs a fresh snapshot."""
