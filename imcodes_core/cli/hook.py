@@ -5,6 +5,10 @@ daemon exported into the session's environment) and send one JSON line to the da
 ``<IMCODES_HOME>/daemon/events.sock``. Whatever happens (no daemon, bad input, a full socket) we print nothing and
 exit 0 fast: a hook must never break or slow down the agent, and output on stdout could be read by the agent as a
 decision. :func:`main` is reached from ``imcodes_core.cli.main`` before any plugin is loaded, to keep it quick.
+
+Codex's ``notify`` program gets its JSON as the last command-line argument instead (``imcodes hook codex
+'{"type": "agent-turn-complete", ...}'``): a JSON argument after the agent's name is the payload, and stdin is then
+not read at all (Codex may leave it attached to nothing that ever closes).
 """
 
 from __future__ import annotations
@@ -66,10 +70,20 @@ def run(agent: str, stdin: bytes, env: Mapping[str, str]) -> int:
     return 0
 
 
+def payload_argument(rest: Sequence[str]) -> bytes | None:
+    """The payload passed on the command line (Codex's ``notify``): the last argument when it is a JSON object."""
+    if rest and rest[-1].lstrip().startswith("{"):
+        return os.fsencode(rest[-1])
+    return None
+
+
 def main(args: Sequence[str]) -> int:
     """``imcodes hook AGENT`` without click: the fast path. Never raises, always 0."""
     try:
         agent = args[0] if args and not args[0].startswith("-") else "unknown"
+        argument = payload_argument(args[1:])
+        if argument is not None:
+            return run(agent, argument, os.environ)
         return run(agent, sys.stdin.buffer.read(MAX_PAYLOAD_BYTES * 8), os.environ)
     except Exception:  # a hook must never fail the agent
         return 0
@@ -77,6 +91,7 @@ def main(args: Sequence[str]) -> int:
 
 @click.command("hook", context_settings={"ignore_unknown_options": True})
 @click.argument("agent")
-def hook_command(agent: str) -> None:
-    """Hand one hook event (JSON on stdin) to the daemon; for the agents' hook settings, always exits 0."""
-    raise SystemExit(main([agent]))
+@click.argument("payload", nargs=-1)
+def hook_command(agent: str, payload: tuple[str, ...]) -> None:
+    """Hand one hook event (JSON on stdin, or as the last argument) to the daemon; always exits 0."""
+    raise SystemExit(main([agent, *payload]))

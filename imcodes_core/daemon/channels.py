@@ -8,7 +8,10 @@ events: ``user.prompt``, ``tool.call``, ``tool.result``, ``permission.requested`
 
 The payload fields read here are Claude Code's hook payloads (``hook_event_name``, ``prompt``, ``tool_name``,
 ``tool_input``, ``tool_response``, ``transcript_path``); other agents whose hooks use the same names get the same
-chat events. Nothing here runs on a timer: work happens only when a line arrives.
+chat events (Codex's hooks do). Gemini CLI's hooks have names of their own (``BeforeAgent``, ``BeforeTool``,
+``AfterTool``, ``Notification`` of type ``ToolPermission``, ``AfterAgent``), and Codex's ``notify`` program sends
+``{"type": "agent-turn-complete"}`` with no hook name: the event is named by its ``type`` then. Nothing here runs on
+a timer: work happens only when a line arrives.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ MAX_LINE_BYTES = 2 << 20  # the hook sends at most 1 MiB of payload plus its env
 TEXT_LIMIT = 8000  # prompt and answer text kept in the timeline
 DETAIL_LIMIT = 2000  # tool input and output kept in the timeline
 TRANSCRIPT_TAIL_BYTES = 256 * 1024  # the last assistant message is near the end: never read a whole transcript
+CODEX_TURN_COMPLETE = "agent-turn-complete"  # Codex's notify payload type
+# Codex also notifies for the request that titles a new thread (on a thread of its own): not the user's turn.
+CODEX_TITLE_REQUEST_PREFIX = "Generate a concise, single-line task title"
 
 
 class EventChannel:
@@ -46,6 +52,8 @@ class EventChannel:
         self.received = 0  # lines routed to a session: tests and diagnostics read it
         self._server: asyncio.Server | None = None
         self._asking: set[str] = set()  # sessions with a permission request already in the timeline
+        self._prompted: dict[str, str] = {}  # Gemini: the prompt of the turn in progress (a retry repeats it)
+        self._finished_turns: dict[str, str] = {}  # Codex: the turn whose answer a Stop hook already gave
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -95,17 +103,27 @@ class EventChannel:
             return False
         at = message.get("at")
         event = AgentEvent(
-            _text(payload, "hook_event_name"), float(at) if isinstance(at, int | float) else 0.0, payload
+            _text(payload, "hook_event_name") or _text(payload, "type"),  # no hook name: Codex's notify
+            float(at) if isinstance(at, int | float) else 0.0,
+            payload,
         )
         self.received += 1
-        for kind, data in self.chat_events(session, event):
+        for kind, data in self.chat_events(session, event, str(message.get("agent", ""))):
             live.emit(kind, data)
         live.machine_event(event)
         return True
 
     # -- chat timeline -------------------------------------------------------------------------------------------
 
-    def chat_events(self, session: str, event: AgentEvent) -> list[tuple[str, dict[str, Any]]]:
+    def chat_events(self, session: str, event: AgentEvent, agent: str = "claude") -> list[tuple[str, dict[str, Any]]]:
+        if agent == "gemini":
+            return self.gemini_chat_events(session, event)
+        if agent == "codex" and event.kind in ("Stop", CODEX_TURN_COMPLETE):
+            return self._codex_final(session, event)
+        return self._claude_named(session, event)
+
+    def _claude_named(self, session: str, event: AgentEvent) -> list[tuple[str, dict[str, Any]]]:
+        """Claude Code's hooks, and any agent's hooks of the same names and fields."""
         data = event.data
         tool = {"tool": _text(data, "tool_name"), "id": _text(data, "tool_use_id")}
         if event.kind == "UserPromptSubmit":
@@ -127,6 +145,62 @@ class EventChannel:
         if event.kind == "Stop":
             self._asking.discard(session)
             text = last_assistant_text(_text(data, "transcript_path")) or _text(data, "last_assistant_message")
+            return [("assistant.final", {"text": self._clip(text, TEXT_LIMIT)})] if text else []
+        return []
+
+    def _codex_final(self, session: str, event: AgentEvent) -> list[tuple[str, dict[str, Any]]]:
+        """The answer from Codex's Stop hook, or from ``notify`` when no Stop hook gave that turn's answer.
+
+        Codex's ``transcript_path`` is its rollout file, no Claude transcript: the payload's own text is used.
+        """
+        data = event.data
+        self._asking.discard(session)
+        if event.kind == "Stop":
+            turn, text = _text(data, "turn_id"), _text(data, "last_assistant_message")
+        else:
+            inputs = data.get("input-messages")
+            last_input = inputs[-1] if isinstance(inputs, list) and inputs else ""
+            if isinstance(last_input, str) and last_input.startswith(CODEX_TITLE_REQUEST_PREFIX):
+                return []
+            turn, text = _text(data, "turn-id"), _text(data, "last-assistant-message")
+            if turn and self._finished_turns.get(session) == turn:
+                return []  # the Stop hook of this turn said it already
+        if turn:
+            self._finished_turns[session] = turn
+        return [("assistant.final", {"text": self._clip(text, TEXT_LIMIT)})] if text else []
+
+    def gemini_chat_events(self, session: str, event: AgentEvent) -> list[tuple[str, dict[str, Any]]]:
+        """Gemini CLI's hooks: no tool call ids; the permission question comes as a Notification hook."""
+        data = event.data
+        if event.kind == "BeforeAgent":
+            self._asking.discard(session)
+            prompt = _text(data, "prompt")
+            if self._prompted.get(session) == prompt:
+                return []  # the same turn's prompt again (sent again while the CLI was still starting)
+            self._prompted[session] = prompt
+            return [("user.prompt", {"text": self._clip(prompt, TEXT_LIMIT), "source": "hook"})]
+        tool = {"tool": _text(data, "tool_name"), "id": ""}
+        if event.kind == "BeforeTool":
+            return [("tool.call", {**tool, "input": self._detail(data.get("tool_input"))})]
+        if event.kind == "AfterTool":
+            self._asking.discard(session)
+            return [("tool.result", {**tool, "output": self._detail(data.get("tool_response"))})]
+        if event.kind == "Notification" and _text(data, "notification_type") == "ToolPermission":
+            if session in self._asking:
+                return []
+            self._asking.add(session)
+            details = data.get("details")
+            asked = {
+                "tool": _text(details, "title") if isinstance(details, Mapping) else "",
+                "input": _text(details, "command") if isinstance(details, Mapping) else "",
+                "message": self._clip(_text(data, "message"), TEXT_LIMIT),
+                "via": "hook",
+            }
+            return [("permission.requested", asked)]
+        if event.kind == "AfterAgent":
+            self._asking.discard(session)
+            self._prompted.pop(session, None)
+            text = _text(data, "prompt_response")
             return [("assistant.final", {"text": self._clip(text, TEXT_LIMIT)})] if text else []
         return []
 

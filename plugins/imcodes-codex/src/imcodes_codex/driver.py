@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from imcodes_codex.hooks import codex_home, config_overrides, user_has_notify
 from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
 
 TESTED_VERSIONS = ("0.169.0",)
@@ -16,6 +20,10 @@ class CodexDriver(ProcessDriver):
     Codex reads its model provider from ``$CODEX_HOME/config.toml`` (``~/.codex`` by default), not from the
     environment: ``codex_home`` points a session at another configuration folder, e.g. one whose provider is the
     test kit's fake model endpoint (:func:`imcodes_codex.config.offline_config` renders such a file).
+
+    When the daemon launches the session (``IMCODES_HOME`` in ``request.env``: where the hook finds the daemon's
+    event socket), imcodes' hooks, their trust and ``notify`` come along as ``-c`` overrides (see ``hooks``): the
+    user's ``config.toml`` and ``hooks.json`` are never written.
     """
 
     name = "codex"
@@ -31,6 +39,9 @@ class CodexDriver(ProcessDriver):
 
     def base_argv(self, request: LaunchRequest) -> list[str]:
         argv = [self.executable or "codex"]
+        if request.env.get("IMCODES_HOME"):
+            home = self.codex_home or codex_home({**os.environ, **request.env})
+            argv += config_overrides(notify=not user_has_notify(Path(home)))
         if request.resume_id:
             argv += ["resume", request.resume_id]
         # Codex refuses the flag twice ("cannot be used multiple times"): extra_args may carry it already.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+from imcodes_gemini.hooks import session_home, user_gemini_home
 
 TESTED_VERSIONS = ("0.61.0",)
 CAPABILITIES = frozenset({Capability.RESUME, Capability.INTERRUPT, Capability.APPROVE, Capability.HOOKS})
@@ -13,6 +17,10 @@ class GeminiDriver(ProcessDriver):
     prints when it exits). ``base_url`` sets ``GOOGLE_GEMINI_BASE_URL`` (e.g. the test kit's fake endpoint);
     ``skip_trust`` passes ``--skip-trust`` so an untrusted folder does not stop the session at a trust prompt.
     The API key (``GEMINI_API_KEY``) comes in ``request.env``, never from the driver.
+
+    When the daemon launches the session (``IMCODES_HOME`` in ``request.env``: where the hook finds the daemon's
+    event socket), imcodes' hooks come along through a per-session ``GEMINI_CLI_HOME`` (see ``hooks``): the user's
+    ``~/.gemini/settings.json`` and the project's settings are never written.
     """
 
     name = "gemini"
@@ -37,4 +45,10 @@ class GeminiDriver(ProcessDriver):
         env = {**request.env, "IMCODES_SESSION": request.session}
         if self.base_url:
             env["GOOGLE_GEMINI_BASE_URL"] = self.base_url
+        if request.env.get("IMCODES_HOME"):
+            home = session_home(
+                Path(request.env["IMCODES_HOME"]), request.session, user_gemini_home({**os.environ, **request.env})
+            )
+            if home is not None:
+                env["GEMINI_CLI_HOME"] = str(home)
         return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
