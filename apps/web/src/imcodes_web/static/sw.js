@@ -1,7 +1,7 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v5";
+const CACHE = "imcodes-shell-v6";
 const SHELL = [
   "/",
   "/static/app.css",
@@ -21,6 +21,7 @@ const SHELL = [
   "/static/js/keys.js",
   "/static/js/passkeys.js",
   "/static/js/security.js",
+  "/static/js/sharing.js",
   "/static/js/sign-in.js",
   "/static/js/sidebar.js",
   "/static/js/store.js",

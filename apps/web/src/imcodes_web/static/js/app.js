@@ -10,6 +10,7 @@ import { renderSidebar, sessionTitle } from "./sidebar.js";
 import { createStore, sessionKey, stateClass, stateReason } from "./store.js";
 import { createTerminalView } from "./terminal-view.js";
 import { setupSecurity } from "./security.js";
+import { applyViewOnly, isViewOnly } from "./sharing.js";
 import { createTimelines } from "./timeline.js";
 
 const SEEN_STORAGE = "imcodes.seen";
@@ -55,7 +56,7 @@ function main() {
   }
 
   function sendInput(data) {
-    if (!current || !data) return;
+    if (!current || !data || isViewOnly(store, current)) return; // a viewer watches: nothing is sent
     const target = current;
     for (const chunk of chunkInput(data)) {
       connection.request({ type: "terminal.input", ...target, data: chunk }, { keep: false }).then((answer) => {
@@ -69,7 +70,7 @@ function main() {
     view = createTerminalView($("#terminal"), {
       onInput: (data) => sendInput(ctrl.consume(data)),
       onResize: (cols, rows) => {
-        if (current) connection.send({ type: "terminal.resize", ...current, cols, rows });
+        if (current && !isViewOnly(store, current)) connection.send({ type: "terminal.resize", ...current, cols, rows });
       },
     });
     return view;
@@ -104,7 +105,7 @@ function main() {
     history.replaceState(null, "", `#/${encodeURIComponent(machine)}/${encodeURIComponent(session)}`);
     $("#empty").hidden = true;
     $("#terminal-wrap").hidden = false;
-    $("#keybar").hidden = false;
+    applyViewOnly(store, current);
     setSidebar(false);
     ensureView();
     subscribe();
@@ -216,6 +217,7 @@ function main() {
       badge.title = reason || session.state;
     }
     $("#session-actions").hidden = !session;
+    applyViewOnly(store, session ? current : null);
     chat.refresh();
     renderIndicator();
   }

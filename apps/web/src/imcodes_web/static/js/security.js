@@ -7,6 +7,7 @@ import { readCookie } from "./connection.js";
 import { $, h } from "./dom.js";
 import { setupPasskeys } from "./passkeys.js";
 import { setupAccounts } from "./accounts.js";
+import { setupSharing } from "./sharing.js";
 
 /** A failed request as a sentence that says what to do next. */
 export function explainFailure(status, body, action) {
@@ -97,6 +98,7 @@ export function setupSecurity({ store }) {
   const fail = (result, action) => setStatus(status, explainFailure(result.status, result.body, action), "error");
   const passkeys = setupPasskeys({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
   const accounts = setupAccounts({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
+  const sharing = setupSharing({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago, store });
 
   /** A row's Revoke button asks once more in place, then POSTs. */
   function revokeButton(label, what, url, after) {
@@ -165,6 +167,7 @@ export function setupSecurity({ store }) {
           online ? "connected now" : `last seen ${ago(machine.last_seen)}`),
         h("span", { class: "device-agent" }, machine.id),
       ),
+      machine.revoked ? null : sharing.shareButton(machine),
       machine.revoked
         ? null
         : revokeButton("Revoke", `“${label}” (its daemon is disconnected and its token stops working)`,
@@ -324,7 +327,7 @@ export function setupSecurity({ store }) {
       everywhere.dataset.armed = "false";
       everywhere.textContent = "Sign out everywhere";
       if (!dialog.open) dialog.showModal();
-      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh(), accounts.refresh()]);
+      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh(), accounts.refresh(), sharing.refresh()]);
     },
   };
 }
