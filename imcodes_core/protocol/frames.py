@@ -50,6 +50,11 @@ Seq = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
 FrameId = Annotated[str, Field(min_length=1, max_length=64)]
+# an agent's conversation id ends up as a CLI argument (``--resume ID``): no leading "-" (it would read as a flag),
+# no whitespace or control characters
+ConversationId = Annotated[
+    StoredText, Field(min_length=1, max_length=256, pattern=r"^[^-\s\x00-\x1f\x7f][^\s\x00-\x1f\x7f]*$")
+]
 
 
 class _Frame(BaseModel):
@@ -101,6 +106,8 @@ class SessionInfo(BaseModel):
     cols: int = Field(default=120, ge=2, le=1000)
     rows: int = Field(default=40, ge=2, le=1000)
     created_at: float = 0.0
+    # the agent's own conversation id (as its machine channel reported it): what session.start's resume takes
+    conversation: ConversationId | None = None
 
 
 class TimelineEvent(BaseModel):
@@ -182,6 +189,7 @@ class SessionStart(_Frame):
     cwd: StoredText = Field(default="", max_length=4096)
     label: StoredText = Field(default="", max_length=128)
     name: Name | None = None
+    resume: ConversationId | None = None  # an earlier conversation of the agent to continue (its driver's id)
 
 
 class SessionStop(_Frame):
