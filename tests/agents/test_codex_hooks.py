@@ -45,7 +45,8 @@ def prepare_codex_home(world: Any, base_url: str) -> Path:
     user_hook = f"echo user-stop >> {world.home / 'user-hook.log'}"
     key = trust_key("Stop", layer=str(codex / "config.toml"))
     config = offline_config(f"{base_url}/v1", [str(world.project)])
-    config += f'\n[hooks]\nStop = [{{ hooks = [{{ type = "command", command = {json.dumps(user_hook)}, timeout = 3 }}] }}]\n'
+    handler = f'{{ type = "command", command = {json.dumps(user_hook)}, timeout = 3 }}'
+    config += f"\n[hooks]\nStop = [{{ hooks = [{handler}] }}]\n"
     config += f"\n[hooks.state.{json.dumps(key)}]\ntrusted_hash = {json.dumps(trusted_hash('Stop', user_hook))}\n"
     (codex / "config.toml").write_text(config, encoding="utf-8")
     return codex / "config.toml"
