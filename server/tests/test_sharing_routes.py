@@ -79,9 +79,15 @@ async def test_owner_shares_lists_and_revokes(world) -> None:
     assert revoked.status_code == 200
     assert (await (await bob.client.get("/api/shares")).get_json())["shared_with_me"] == []
     audit = await (await alice.client.get(f"/api/audit?machine={MACHINE}")).get_json()
-    assert [(e["user"]["name"], e["type"], e["length"]) for e in audit["events"]] == [
-        ("bob-guest", "terminal.input", 3)
+    # Share create/revoke are recorded too (who, what, role, for whom), newest first.
+    assert [(e["user"]["name"], e["type"], e["role"], e["session"], e["detail"]) for e in audit["events"]] == [
+        ("alice-owner", "share.revoke", "participant", None, f"bob-guest (#{bob.user.id})"),
+        ("alice-owner", "share.create", "participant", None, f"bob-guest (#{bob.user.id})"),
+        ("alice-owner", "share.create", "participant", "s1", f"carol-other (#{carol.user.id})"),
+        ("bob-guest", "terminal.input", "viewer", "s1", None),
+        ("alice-owner", "share.create", "viewer", None, f"bob-guest (#{bob.user.id})"),
     ]
+    assert audit["events"][3]["length"] == 3
 
 
 @pytest.mark.parametrize(

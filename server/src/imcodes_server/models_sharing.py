@@ -41,7 +41,9 @@ class Share(Model):
 
 class AuditEvent(Model):
     """One command a non-owner sent to a machine: who, where, which frame type, when. Never what was typed: only
-    its length (`text_length`), so the trail itself cannot leak a password typed into a shared terminal."""
+    its length (`text_length`), so the trail itself cannot leak a password typed into a shared terminal. The owner
+    making or revoking a share is recorded here too (`frame_type` share.create / share.revoke, `role` the share's
+    role, `detail` the grantee)."""
 
     id = fields.BigIntField(primary_key=True)
     machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
@@ -57,6 +59,8 @@ class AuditEvent(Model):
     frame_type = fields.CharField(max_length=64)
     allowed = fields.BooleanField()
     text_length = fields.IntField(null=True)
+    # For share.create / share.revoke rows (migration 0009): whom the share names, e.g. "bob (#2)".
+    detail = fields.CharField(max_length=200, null=True)
     at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Sharing routes: the owner of a machine shares it (or one session of it) with another user of this server as viewer
-or participant, lists and revokes shares, and reads the audit trail of what non-owners sent to it.
+or participant, lists and revokes shares (both recorded in the audit trail), and reads the audit trail of what
+non-owners sent to it.
 
 Another user's share or machine is indistinguishable from a missing one (404). Making or revoking a share is applied
 to the grantee's open browser sockets at once (`bridge.shares_changed`). Cookie-only routes (not in
@@ -54,6 +55,7 @@ def audit_to_dict(row: AuditEvent) -> dict[str, Any]:
         "type": row.frame_type,
         "allowed": row.allowed,
         "length": row.text_length,
+        "detail": row.detail,
         "at": _iso(row.at),
     }
 
@@ -142,6 +144,13 @@ def register_sharing_routes(blueprint: Blueprint) -> None:
                 return api_error(409, "too_many_shares", f"revoke a share first: at most {MAX_SHARES}")
             share = await Share.create(machine=machine, session=session, grantee=grantee, created_by=user, role=role)
         _logger.info("user %s shared %s with user %s as %s", user.id, machine.id, grantee.id, role)
+        await sharing.record_share(
+            owner_id=user.id,
+            owner_name=user.name,
+            share=share,
+            grantee_name=grantee.name,
+            action=sharing.SHARE_CREATE,
+        )
         await shares_changed(grantee.id)
         return jsonify({"share": share_to_dict(share, machine, grantee, user_key="user")})
 
@@ -153,12 +162,19 @@ def register_sharing_routes(blueprint: Blueprint) -> None:
         if not 0 < share_id < 2**31:
             return api_error(404, "not_found", "no such share")
         # The machine's owner revokes; the grantee's id on it is indistinguishable from a missing one.
-        share = await Share.get_or_none(id=share_id, machine__owner_id=user.id)
+        share = await Share.get_or_none(id=share_id, machine__owner_id=user.id).prefetch_related("grantee")
         if share is None:
             return api_error(404, "not_found", "no such share")
         if share.revoked_at is None:
             await Share.filter(id=share.id).update(revoked_at=auth.now())
             _logger.info("user %s revoked share %s", user.id, share.id)
+            await sharing.record_share(
+                owner_id=user.id,
+                owner_name=user.name,
+                share=share,
+                grantee_name=share.grantee.name,
+                action=sharing.SHARE_REVOKE,
+            )
         await shares_changed(share.grantee_id)  # type: ignore[attr-defined]
         return jsonify({"ok": True})
 

@@ -3,7 +3,8 @@ type; as `viewer` may only watch. A share names a whole machine or one session o
 
 `decide_role` is the one decision (`role_for` reads its inputs from the database; the bridge feeds it the inputs it
 caches per browser socket, refreshed at once when a share is made or revoked). `may_send` says which browser frames
-each role may send. Commands non-owners send are written to `audit_events` (`record_command`), never their text.
+each role may send. Commands non-owners send are written to `audit_events` (`record_command`), never their text;
+so is the owner making or revoking a share (`record_share`).
 """
 
 from __future__ import annotations
@@ -168,4 +169,21 @@ async def record_command(
         frame_type=str(frame.get("type", "?"))[:64],
         allowed=allowed,
         text_length=text_length(frame),
+    )
+
+
+SHARE_CREATE, SHARE_REVOKE = "share.create", "share.revoke"
+
+
+async def record_share(*, owner_id: int, owner_name: str, share: Share, grantee_name: str, action: str) -> None:
+    """The owner made (or changed the role of) or revoked a share: who, what, which role, for whom."""
+    await AuditEvent.create(
+        machine_id=share.machine_id,  # type: ignore[attr-defined]
+        session=share.session,
+        user_id=owner_id,
+        user_name=owner_name[:120],
+        role=share.role,
+        frame_type=action,
+        allowed=True,
+        detail=f"{grantee_name} (#{share.grantee_id})"[:200],  # type: ignore[attr-defined]
     )

@@ -77,15 +77,18 @@ async def stop(app: Quart) -> None:
 
 
 async def disconnect_machine(app: Quart, machine_id: str) -> None:
-    """Close the machine's daemon link now (its token was revoked): 4401, browsers see it offline."""
+    """Close the machine's daemon link now (its token was revoked): 4401, browsers see it offline. Users it was
+    shared with get their machine list again at once, without it (their shares of a revoked machine are dead)."""
     hub = app.extensions.get(EXTENSION)
     if hub is None:
         return
     link = hub.daemons.get(machine_id)
-    if link is None:
-        return
-    await link.close(CLOSE_UNAUTHORIZED, "token revoked")
-    await hub.daemon_left(link)
+    if link is not None:
+        await link.close(CLOSE_UNAUTHORIZED, "token revoked")
+        await hub.daemon_left(link)
+    grantees = {user for user, group in hub.browsers.items() for b in group if machine_id in b.grants}
+    for user_id in sorted(grantees):
+        await shares_changed(app, user_id)
 
 
 async def disconnect_browsers(app: Quart, matches: Callable[[BrowserLink], bool], reason: str = "signed out") -> int:
