@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from imcodes_core.daemon.live import LiveSession
+from imcodes_core.daemon.sessions import conversation_id
 from imcodes_core.redaction import SecretRegistry, redact
 from imcodes_core.states import AgentEvent
 
@@ -108,8 +109,13 @@ class EventChannel:
             payload,
         )
         self.received += 1
-        for kind, data in self.chat_events(session, event, str(message.get("agent", ""))):
+        agent = str(message.get("agent", ""))
+        for kind, data in self.chat_events(session, event, agent):
             live.emit(kind, data)
+        conversation = reported_conversation(agent, event)
+        if conversation and conversation != live.record.conversation:
+            live.record.conversation = conversation  # what "Resume" offers once this session has ended
+            live.sink.updated(live)
         live.machine_event(event)
         return True
 
@@ -213,6 +219,22 @@ class EventChannel:
             return ""
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         return self._clip(text, DETAIL_LIMIT)
+
+
+def reported_conversation(agent: str, event: AgentEvent) -> str:
+    """The agent's own conversation id in one machine-channel event, or "".
+
+    Claude's, Codex's and Gemini's hooks all carry ``session_id`` (the id their ``--resume`` / ``resume`` takes);
+    Codex's ``notify`` carries ``thread-id``, except for the thread that only titles a new session.
+    """
+    data = event.data
+    if agent == "codex" and event.kind == CODEX_TURN_COMPLETE:
+        inputs = data.get("input-messages")
+        last_input = inputs[-1] if isinstance(inputs, list) and inputs else ""
+        if isinstance(last_input, str) and last_input.startswith(CODEX_TITLE_REQUEST_PREFIX):
+            return ""
+        return conversation_id(data.get("thread-id"))
+    return conversation_id(data.get("session_id"))
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:

@@ -132,7 +132,7 @@ class CommandHandler:
         if isinstance(frame, SessionPrompt | PermissionAnswer | SessionInterrupt):
             return await self._agent_io(frame)
         if isinstance(frame, SessionStart):
-            live = await registry.start(frame.driver, frame.cwd, frame.label, frame.name)
+            live = await registry.start(frame.driver, frame.cwd, frame.label, frame.name, resume=frame.resume)
             return {"session": live.info().model_dump()}
         if isinstance(frame, SessionStop):
             await registry.stop(frame.session)

@@ -160,6 +160,7 @@ class LiveSession:
             cols=max(2, min(1000, self.cols)),
             rows=max(2, min(1000, self.rows)),
             created_at=self.record.created_at,
+            conversation=self.record.conversation or None,
         )
 
     # -- output --------------------------------------------------------------------------------------------------

@@ -14,9 +14,16 @@ from typing import Protocol
 from imcodes_core.daemon.config import DaemonConfig
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.live import LiveSession
-from imcodes_core.daemon.sessions import SESSION_NAME, RestartPolicy, SessionRecord, SessionStore, new_session_name
+from imcodes_core.daemon.sessions import (
+    SESSION_NAME,
+    RestartPolicy,
+    SessionRecord,
+    SessionStore,
+    conversation_id,
+    new_session_name,
+)
 from imcodes_core.daemon.tmux import Tmux, TmuxError
-from imcodes_core.drivers import DriverKind, LaunchRequest
+from imcodes_core.drivers import Capability, DriverKind, LaunchPlan, LaunchRequest
 from imcodes_core.host import PluginHost
 from imcodes_core.protocol.frames import DriverInfo, SessionInfo, TimelineEvent
 from imcodes_core.redaction import SecretRegistry
@@ -117,7 +124,11 @@ class SessionRegistry:
             if name and name not in found and SESSION_NAME.match(name):
                 journal = Journal(self.config.timeline_dir, name)
                 if journal.open(int(stored.get("epoch", 1) or 1)):
-                    journal.append("session.exited", {"status": None, "note": "ended while the daemon was stopped"})
+                    ended = {"status": None, "note": "ended while the daemon was stopped"}
+                    conversation = conversation_id(stored.get("conversation"))
+                    journal.append(
+                        "session.exited", {**ended, **({"conversation": conversation} if conversation else {})}
+                    )
         self.store.changed()
 
     async def close(self) -> None:
@@ -137,12 +148,15 @@ class SessionRegistry:
         label: str = "",
         name: str | None = None,
         restart: RestartPolicy | None = None,
+        resume: str | None = None,
     ) -> LiveSession:
         try:
             spec = self.host.agent_driver(driver)
         except (KeyError, ValueError) as exc:
             raise SessionError(str(exc).strip("\"'")) from None
         if spec.kind is not DriverKind.PROCESS:
+            if resume:
+                raise SessionError(f"the {spec.name} driver cannot resume a conversation")
             raise SessionError(f"driver {spec.name!r} is a transport: it does not run in tmux")
         folder = Path(cwd or os.path.expanduser("~")).expanduser()  # noqa: ASYNC240 - a stat, not I/O to wait on
         if not folder.is_dir():
@@ -157,10 +171,12 @@ class SessionRegistry:
         record = SessionRecord(
             name, spec.name, label[:128], str(folder.resolve()), restart=restart or RestartPolicy()
         )
+        record.conversation = resume or ""  # until the agent's hooks report its own id
+        plan = self._plan(record, resume)  # before any journal or pane: a driver that cannot resume says so
         journal = Journal(self.config.timeline_dir, name)
         journal.open(record.epoch)
         record.epoch = journal.epoch
-        await self._launch(record)
+        await self._launch(record, plan)
         live = self._live(record, journal)
         try:
             await live.attach()
@@ -179,7 +195,7 @@ class SessionRegistry:
             await self.tmux.run("kill-session", "-t", f"={name}")
         except TmuxError as exc:
             log.info("kill-session %s: %s", name, exc)
-        live.emit("session.exited", {"status": "stopped"})
+        live.emit("session.exited", {"status": "stopped", **self._conversation(live.record)})
         self._remove(live)
 
     async def rename(self, name: str, label: str) -> LiveSession:
@@ -217,13 +233,26 @@ class SessionRegistry:
             record, self.tmux, journal, detectors, self, viewer_limit=self.config.viewer_limit, secrets=self.secrets
         )
 
-    async def _launch(self, record: SessionRecord) -> None:
+    def _plan(self, record: SessionRecord, resume: str | None = None) -> LaunchPlan:
         spec = self.host.agent_driver(record.driver)
         # IMCODES_HOME: where the agent's hook command finds the daemon's event socket (daemon/channels.py)
         request = LaunchRequest(
-            session=record.name, cwd=Path(record.cwd), env={"IMCODES_HOME": str(self.config.home)}
+            session=record.name,
+            cwd=Path(record.cwd),
+            resume_id=resume,
+            env={"IMCODES_HOME": str(self.config.home)},
         )
-        plan = spec.driver.launch_plan(request)
+        try:
+            plan = spec.driver.launch_plan(request)
+        except ValueError as exc:  # e.g. "the qwen driver cannot resume a conversation yet": shown as is
+            raise SessionError(str(exc)[:500]) from None
+        if resume and Capability.RESUME not in spec.capabilities:  # a driver that would silently start afresh
+            raise SessionError(f"the {spec.name} driver cannot resume a conversation")
+        return plan
+
+    async def _launch(self, record: SessionRecord, plan: LaunchPlan | None = None) -> None:
+        spec = self.host.agent_driver(record.driver)
+        plan = plan or self._plan(record)
         env = self.host.session_env(spec.name, record.name, plan.env)
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         await self.tmux.run(
@@ -256,7 +285,7 @@ class SessionRegistry:
             except (RuntimeError, TmuxError) as exc:
                 log.warning("cannot reattach to %s: %s", name, exc)
         live.settle_output()
-        live.emit("session.exited", {"status": None})
+        live.emit("session.exited", {"status": None, **self._conversation(live.record)})
         live.judge("", pane_dead=True)
         if not live.record.restart.enabled:
             await live.detach()
@@ -279,12 +308,17 @@ class SessionRegistry:
             await self._launch(live.record)
             live.closing = False
             await live.attach()
-        except (RuntimeError, TmuxError) as exc:
+        except (RuntimeError, TmuxError, SessionError) as exc:
             log.warning("restart of %s failed: %s", name, exc)
             self._remove(live)
             return
         live.emit("session.started", {**self._started_data(live.record), "restart": len(history)})
         self.updated(live)
+
+    @staticmethod
+    def _conversation(record: SessionRecord) -> dict[str, str]:
+        """For session.exited: the id a client passes as session.start's resume to continue this conversation."""
+        return {"conversation": record.conversation} if record.conversation else {}
 
     @staticmethod
     def _started_data(record: SessionRecord) -> dict[str, str]:

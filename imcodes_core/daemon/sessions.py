@@ -8,6 +8,7 @@ for tools and for noticing sessions that ended while the daemon was away. It is 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -18,6 +19,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from imcodes_core.protocol.frames import ConversationId
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ class SessionRecord:
     epoch: int = 1
     created_at: float = field(default_factory=time.time)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    conversation: str = ""  # the agent's own conversation id, as its machine channel last reported it
 
     def to_option(self) -> str:
         data = asdict(self)
@@ -68,9 +74,25 @@ class SessionRecord:
                 epoch=max(1, int(data.get("epoch", 1))),
                 created_at=float(data.get("created_at", 0.0)),
                 restart=RestartPolicy(int(restart.get("max_restarts", 0)), float(restart.get("window", 300.0))),
+                conversation=conversation_id(data.get("conversation")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+@functools.cache
+def _conversation_adapter() -> TypeAdapter[str]:
+    return TypeAdapter(ConversationId)
+
+
+def conversation_id(value: object) -> str:
+    """``value`` when it is a usable agent conversation id (the protocol's rules: it becomes a CLI argument)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        return _conversation_adapter().validate_python(value)
+    except ValidationError:
+        return ""
 
 
 def new_session_name(driver: str, taken: set[str]) -> str:
