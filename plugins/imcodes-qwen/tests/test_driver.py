@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
-from imcodes_qwen.driver import QwenDriver
+from imcodes_qwen.driver import QwenAcpDriver, QwenDriver
 from imcodes_qwen.plugin import make_driver
 
-from imcodes_core.drivers import LaunchRequest
+from imcodes_core.drivers import DriverKind, InputDelivery, LaunchRequest
 from imcodes_core.testing.contracts import AgentDriverContract
 
 
@@ -44,3 +44,19 @@ def test_the_auth_type_is_a_setting_of_its_own(tmp_path: Path) -> None:
         "--auth-type",
         "openai-responses",
     ]
+
+
+class TestQwenAcpDriverContract(AgentDriverContract):
+    @pytest.fixture
+    def driver(self) -> QwenAcpDriver:
+        return QwenAcpDriver()
+
+
+def test_the_acp_driver_is_a_transport_running_qwen_acp_with_the_same_settings(tmp_path: Path) -> None:
+    driver = make_driver({"IMCODES_QWEN_BASE_URL": "http://127.0.0.1:8765/v1", "IMCODES_QWEN_MODEL": "m"}, acp=True)
+    assert isinstance(driver, QwenAcpDriver) and driver.name == "qwen-acp"
+    assert driver.kind is DriverKind.TRANSPORT and driver.input_delivery is InputDelivery.TRANSPORT
+    plan = driver.launch_plan(LaunchRequest(session="s", cwd=tmp_path, env={"OPENAI_API_KEY": "k"}))
+    assert list(plan.argv) == ["qwen", "--acp", "--auth-type", "openai", "--approval-mode", "default"]
+    assert plan.env["OPENAI_BASE_URL"] == "http://127.0.0.1:8765/v1" and plan.env["OPENAI_MODEL"] == "m"
+    assert plan.env["IMCODES_SESSION"] == "s" and plan.env["OPENAI_API_KEY"] == "k"

@@ -1,12 +1,14 @@
-"""The Qwen Code driver, in a tmux pane for now (the stream-json / ACP transport comes with issue 5)."""
+"""The Qwen Code drivers: ``qwen`` in a tmux pane, and ``qwen --acp`` driven headless through ACP (a transport)."""
 
 from __future__ import annotations
 
-from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+from imcodes_core.drivers import Capability, DriverKind, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
 
 TESTED_VERSIONS = ("0.24.4",)
 # No RESUME: the fixtures do not record how Qwen Code resumes a session.
 CAPABILITIES = frozenset({Capability.APPROVE})
+# Over ACP the daemon also interrupts (session/cancel) and records the chat events itself.
+ACP_CAPABILITIES = frozenset({Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
 
 
 class QwenDriver(ProcessDriver):
@@ -53,3 +55,16 @@ class QwenDriver(ProcessDriver):
         if self.model:
             env["OPENAI_MODEL"] = self.model
         return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
+
+
+class QwenAcpDriver(QwenDriver):
+    """``qwen --acp``: no TUI, the daemon speaks ACP on its stdio (imcodes_core/daemon/transport.py). Same
+    approval mode, endpoint and auth handling as the pane driver; Qwen's permission questions go to the phone."""
+
+    name = "qwen-acp"
+    kind = DriverKind.TRANSPORT
+    input_delivery = InputDelivery.TRANSPORT
+
+    def base_argv(self, request: LaunchRequest) -> list[str]:
+        executable, *options = super().base_argv(request)
+        return [executable, "--acp", *options]

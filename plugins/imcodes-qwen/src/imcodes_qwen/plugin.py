@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from imcodes_core.drivers import DriverKind
 from imcodes_core.hookspecs import hookimpl
 from imcodes_core.specs import AgentDriverSpec, SettingSpec, StateDetectorSpec
-from imcodes_qwen.driver import CAPABILITIES, TESTED_VERSIONS, QwenDriver
+from imcodes_qwen.driver import ACP_CAPABILITIES, CAPABILITIES, TESTED_VERSIONS, QwenAcpDriver, QwenDriver
 from imcodes_qwen.events import QwenEventDetector
 from imcodes_qwen.screen import QwenScreenDetector
 
 
-def make_driver(env: Mapping[str, str] | None = None) -> QwenDriver:
-    """A driver configured from ``IMCODES_QWEN_*`` (the settings this plugin declares)."""
+def make_driver(env: Mapping[str, str] | None = None, *, acp: bool = False) -> QwenDriver:
+    """A driver configured from ``IMCODES_QWEN_*`` (the settings this plugin declares); ``acp``: the transport."""
     env = os.environ if env is None else env
-    return QwenDriver(
+    return (QwenAcpDriver if acp else QwenDriver)(
         executable=env.get("IMCODES_QWEN_BINARY") or "qwen",
         approval_mode=env.get("IMCODES_QWEN_APPROVAL_MODE", "default") or None,
         base_url=env.get("IMCODES_QWEN_BASE_URL", ""),
@@ -34,7 +35,16 @@ def imcodes_agent_drivers() -> list[AgentDriverSpec]:
             capabilities=CAPABILITIES,
             tested_versions=TESTED_VERSIONS,
             cli="qwen",
-        )
+        ),
+        AgentDriverSpec(
+            name="qwen-acp",
+            driver=make_driver(acp=True),
+            title="Qwen Code (ACP, chat only)",
+            kind=DriverKind.TRANSPORT,
+            capabilities=ACP_CAPABILITIES,
+            tested_versions=TESTED_VERSIONS,
+            cli="qwen",
+        ),
     ]
 
 
