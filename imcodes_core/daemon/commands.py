@@ -132,17 +132,20 @@ class CommandHandler:
         if isinstance(frame, SessionPrompt | PermissionAnswer | SessionInterrupt):
             return await self._agent_io(frame)
         if isinstance(frame, SessionStart):
-            live = await registry.start(frame.driver, frame.cwd, frame.label, frame.name, resume=frame.resume)
-            return {"session": live.info().model_dump()}
+            started = await registry.start(frame.driver, frame.cwd, frame.label, frame.name, resume=frame.resume)
+            return {"session": started.info().model_dump()}
         if isinstance(frame, SessionStop):
             await registry.stop(frame.session)
             return None
         if isinstance(frame, SessionRename):
-            live = await registry.rename(frame.session, frame.label)
-            return {"session": live.info().model_dump()}
+            started = await registry.rename(frame.session, frame.label)
+            return {"session": started.info().model_dump()}
         raise SessionError(f"the daemon does not handle {getattr(frame, 'type', 'this frame')!r}")
 
     async def _agent_io(self, frame: SessionPrompt | PermissionAnswer | SessionInterrupt) -> dict[str, Any]:
+        transport = self.registry.transports.get(frame.session)
+        if transport is not None:  # an ACP agent: prompts, answers and cancels are protocol messages
+            return await transport.handle(frame)
         live = self.registry.get(frame.session)
         try:
             driver = self.registry.host.agent_driver(live.record.driver).driver

@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from imcodes_core.daemon.config import DaemonConfig
 from imcodes_core.daemon.journal import Journal
@@ -28,6 +28,9 @@ from imcodes_core.host import PluginHost
 from imcodes_core.protocol.frames import DriverInfo, SessionInfo, TimelineEvent
 from imcodes_core.redaction import SecretRegistry
 from imcodes_core.states import SessionState, StateVerdict
+
+if TYPE_CHECKING:
+    from imcodes_core.daemon.transport import TransportSession
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +78,14 @@ class SessionRegistry:
         self._restarts: dict[str, deque[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.update_listeners: list[Callable[[LiveSession], None]] = []  # e.g. permission questions to announce
+        from imcodes_core.daemon.transport import TransportSessions  # it builds on this module
+
+        self.transports = TransportSessions(self)  # agents driven through ACP, without tmux
 
     # -- queries -------------------------------------------------------------------------------------------------
 
     def infos(self) -> list[SessionInfo]:
-        return [live.info() for live in self.sessions.values()]
+        return [live.info() for live in self.sessions.values()] + self.transports.infos()
 
     def drivers(self) -> list[DriverInfo]:
         return [
@@ -88,6 +94,8 @@ class SessionRegistry:
         ]
 
     def get(self, name: str) -> LiveSession:
+        if name in self.transports:  # everything asked through get() is about a pane
+            raise SessionError(f"session {name!r} has no terminal: use the chat view (it is driven through ACP)")
         live = self.sessions.get(name)
         if live is None:
             raise SessionError(f"no session named {name!r}")
@@ -133,6 +141,7 @@ class SessionRegistry:
 
     async def close(self) -> None:
         """Detach from every session (they keep running in tmux) and write sessions.json now."""
+        await self.transports.close()  # agents without tmux end with the daemon
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -149,19 +158,21 @@ class SessionRegistry:
         name: str | None = None,
         restart: RestartPolicy | None = None,
         resume: str | None = None,
-    ) -> LiveSession:
+    ) -> LiveSession | TransportSession:
         try:
             spec = self.host.agent_driver(driver)
         except (KeyError, ValueError) as exc:
             raise SessionError(str(exc).strip("\"'")) from None
-        if spec.kind is not DriverKind.PROCESS:
-            if resume:
+        if spec.kind is DriverKind.TRANSPORT:
+            if resume:  # ACP's session/load is not wired up: refuse rather than start a new conversation
                 raise SessionError(f"the {spec.name} driver cannot resume a conversation")
-            raise SessionError(f"driver {spec.name!r} is a transport: it does not run in tmux")
+            taken = set(self.sessions) | set(await self.tmux.list_sessions("#{session_name}"))
+            return await self.transports.start(spec, cwd, label, name, taken)
         folder = Path(cwd or os.path.expanduser("~")).expanduser()  # noqa: ASYNC240 - a stat, not I/O to wait on
         if not folder.is_dir():
             raise SessionError(f"folder {str(folder)!r} does not exist or is not a directory")
-        taken = set(self.sessions) | {line for line in await self.tmux.list_sessions("#{session_name}")}
+        taken = set(self.sessions) | set(self.transports.sessions)
+        taken |= {line for line in await self.tmux.list_sessions("#{session_name}")}
         if name is None:
             name = new_session_name(spec.name, taken)
         elif not SESSION_NAME.match(name):
@@ -189,6 +200,9 @@ class SessionRegistry:
         return live
 
     async def stop(self, name: str) -> None:
+        if name in self.transports:
+            await self.transports.stop(name)
+            return
         live = self.get(name)
         await live.detach()
         try:
@@ -198,7 +212,9 @@ class SessionRegistry:
         live.emit("session.exited", {"status": "stopped", **self._conversation(live.record)})
         self._remove(live)
 
-    async def rename(self, name: str, label: str) -> LiveSession:
+    async def rename(self, name: str, label: str) -> LiveSession | TransportSession:
+        if name in self.transports:
+            return self.transports.rename(name, label)
         live = self.get(name)
         live.record.label = label[:128]
         await self._save_option(live.record)
