@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -27,7 +28,14 @@ from imcodes_core.daemon.stream import SNAPSHOT_FORMAT, OutputSummary, Viewer, p
 from imcodes_core.daemon.tmux import ControlClient, Reply, Tmux
 from imcodes_core.protocol.frames import SessionInfo, TimelineEvent
 from imcodes_core.redaction import SecretRegistry, redact
-from imcodes_core.states import UNKNOWN_VERDICT, AgentEvent, Observation, StateDetector, StateVerdict, arbitrate
+from imcodes_core.states import (
+    UNKNOWN_VERDICT,
+    AgentEvent,
+    Observation,
+    SessionArbiter,
+    StateDetector,
+    StateVerdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,7 @@ class LiveSession:
         self._detect_again = False
         self.events: deque[AgentEvent] = deque(maxlen=RECENT_EVENTS)  # from hooks (daemon/channels.py)
         self.screen = ""  # the last screen the detectors read
+        self.arbiter = SessionArbiter()  # remembers since when each detector reads what it reads (staleness)
 
     @property
     def name(self) -> str:
@@ -272,12 +281,14 @@ class LiveSession:
 
     def judge(self, screen: str, *, pane_dead: bool = False, exit_status: int | None = None) -> None:
         self.screen = screen
+        now = time.time()  # the clock hook events are stamped with (imcodes hook runs on this machine)
         observation = Observation(
             driver=self.record.driver,
             screen=screen,
             events=tuple(self.events),
             pane_dead=pane_dead,
             exit_status=exit_status,
+            now=now,
         )
         readings = []
         for detector in self.detectors:
@@ -285,7 +296,7 @@ class LiveSession:
                 readings.append(detector.read(observation))
             except Exception:  # one broken detector must not blind the others
                 log.exception("state detector %s failed", getattr(detector, "name", detector))
-        verdict = arbitrate(readings)
+        verdict = self.arbiter.arbitrate(readings, now)
         changed = verdict.state != self.verdict.state
         self.verdict = verdict
         if changed:

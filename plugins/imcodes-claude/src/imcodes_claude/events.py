@@ -11,6 +11,7 @@ Installing the hooks and watching the file is the daemon's work (issue 5); this 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from imcodes_core.states import (
@@ -75,7 +76,7 @@ class ClaudeEventDetector(StateDetector):
         for event in reversed(observation.events):
             reading = self._read_event(event)
             if reading is not None:
-                return reading
+                return replace(reading, at=event.at) if event.at > 0 else reading  # as of the event, not now
         return None
 
     def _read_event(self, event: AgentEvent) -> StateReading | None:

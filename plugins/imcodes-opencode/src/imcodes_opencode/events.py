@@ -8,6 +8,7 @@ work (issue 5); this module only reads what it says.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from imcodes_core.states import (
@@ -41,7 +42,7 @@ class OpenCodeEventDetector(StateDetector):
         for event in reversed(observation.events):
             reading = self._read_event(event.kind, event.data if isinstance(event.data, Mapping) else {})
             if reading is not None:
-                return reading
+                return replace(reading, at=event.at) if event.at > 0 else reading  # as of the event, not now
         return None
 
     def _read_event(self, kind: str, data: Mapping[str, Any]) -> StateReading | None:
