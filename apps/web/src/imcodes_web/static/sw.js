@@ -1,7 +1,7 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v6";
+const CACHE = "imcodes-shell-v7";
 const SHELL = [
   "/",
   "/static/app.css",
@@ -11,6 +11,7 @@ const SHELL = [
   "/static/icons/icon-maskable.svg",
   "/static/js/accounts.js",
   "/static/js/app.js",
+  "/static/js/audit.js",
   "/static/js/backoff.js",
   "/static/js/base64url.js",
   "/static/js/binary.js",

@@ -44,6 +44,7 @@ function main() {
     target: () => (current ? { ...current } : null),
     sessionInfo: () => current && store.session(current.machine, current.session),
     events: () => (current ? timelines.events(sessionKey(current.machine, current.session)) : []),
+    viewOnly: () => isViewOnly(store, current),
   });
   const ctrl = createStickyCtrl((armed) => {
     $("#ctrl-key").setAttribute("aria-pressed", String(armed));

@@ -95,7 +95,7 @@ function toolCard(item) {
   );
 }
 
-export function createChatView({ request, target, sessionInfo, events }) {
+export function createChatView({ request, target, sessionInfo, events, viewOnly = () => false }) {
   const wrap = $("#chat-wrap");
   const list = $("#chat-list");
   const form = $("#chat-form");
@@ -116,7 +116,7 @@ export function createChatView({ request, target, sessionInfo, events }) {
     const open = Boolean(target());
     wrap.hidden = !open || mode !== "chat";
     $("#terminal-wrap").hidden = !open || mode !== "terminal";
-    $("#keybar").hidden = !open || mode !== "terminal";
+    $("#keybar").hidden = !open || mode !== "terminal" || viewOnly();
     for (const button of document.querySelectorAll("[data-view]")) {
       button.setAttribute("aria-pressed", String(button.dataset.view === mode));
     }
@@ -148,6 +148,7 @@ export function createChatView({ request, target, sessionInfo, events }) {
       const row = h("div", { class: "chat-choices" });
       for (const choice of item.choices) {
         const b = h("button", { type: "button", class: "chat-choice", text: choice.label, onclick: () => answer(choice, buttons) });
+        b.disabled = viewOnly(); // a viewer may not answer (the server refuses it too)
         buttons.push(b);
         row.append(b);
       }
@@ -189,16 +190,19 @@ export function createChatView({ request, target, sessionInfo, events }) {
     if (atBottom) list.scrollTop = list.scrollHeight;
     const state = sessionInfo()?.state ?? "unknown";
     const busy = BUSY.has(state);
-    input.disabled = busy || sending;
-    send.disabled = busy || sending;
-    input.placeholder = busy ? `The agent is ${state.replace("_", " ")}…` : "Message the agent (Enter sends)";
+    const watching = viewOnly(); // shared with me as a viewer: nothing can be sent
+    input.disabled = busy || sending || watching;
+    send.disabled = busy || sending || watching;
+    input.placeholder = watching ? "View only: shared with you as a viewer"
+      : busy ? `The agent is ${state.replace("_", " ")}…` : "Message the agent (Enter sends)";
     stop.hidden = !busy;
+    stop.disabled = watching;
   }
 
   async function submit() {
     const where = target();
     const text = input.value.trim();
-    if (!where || !text || sending) return;
+    if (!where || !text || sending || viewOnly()) return;
     sending = true;
     showError("");
     render();
@@ -222,7 +226,7 @@ export function createChatView({ request, target, sessionInfo, events }) {
   });
   stop.addEventListener("click", async () => {
     const where = target();
-    if (!where) return;
+    if (!where || viewOnly()) return;
     const reply = await request({ type: "session.interrupt", ...where });
     if (reply.type === "error" || reply.ok === false) showError(`Interrupt failed: ${describeFailure(reply)}`);
   });

@@ -7,6 +7,7 @@ import { readCookie } from "./connection.js";
 import { $, h } from "./dom.js";
 import { setupPasskeys } from "./passkeys.js";
 import { setupAccounts } from "./accounts.js";
+import { setupAudit } from "./audit.js";
 import { setupSharing } from "./sharing.js";
 
 /** A failed request as a sentence that says what to do next. */
@@ -99,6 +100,7 @@ export function setupSecurity({ store }) {
   const passkeys = setupPasskeys({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
   const accounts = setupAccounts({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
   const sharing = setupSharing({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago, store });
+  const audit = setupAudit({ api, fail, ago });
 
   /** A row's Revoke button asks once more in place, then POSTs. */
   function revokeButton(label, what, url, after) {
@@ -168,6 +170,7 @@ export function setupSecurity({ store }) {
         h("span", { class: "device-agent" }, machine.id),
       ),
       machine.revoked ? null : sharing.shareButton(machine),
+      audit.auditButton(machine),
       machine.revoked
         ? null
         : revokeButton("Revoke", `“${label}” (its daemon is disconnected and its token stops working)`,
