@@ -130,8 +130,11 @@ class TransportSession:
             elif self._delta_handle is None:
                 self._delta_handle = asyncio.get_running_loop().call_later(DELTA_SECONDS, self._flush_delta)
             return
-        self._flush_delta()  # order holds: the text streamed so far comes before what follows it
         data = dict(event.data)
+        if event.kind == "state.changed" and str(data.get("state")) == str(self.verdict.state):
+            self.verdict = arbitrate([self.acp.reading if self.acp is not None else None])
+            return  # the same state in more detail (thinking, streaming): not worth an event, nor a split message
+        self._flush_delta()  # order holds: the text streamed so far comes before what follows it
         if event.kind == "state.changed":
             self._state_changed(data)
             return
