@@ -55,6 +55,9 @@ async def test_claude_code_resumes_an_earlier_conversation(
     try:
         await asyncio.wait_for(daemon.started.wait(), 10)
         conversation = await first_turn(daemon, timeline, agent_world, hooks)
+        # Stopping the only session ends the tmux server (exit-empty); a new-session racing its exit fails with
+        # "server exited unexpectedly" (a daemon-side race, not what this test is about): let it finish exiting.
+        await hooks.until(lambda: _no_tmux_server(tmux_socket), 10, "the emptied tmux server to exit")
         await asyncio.wait_for(resumed(daemon, timeline, agent_world, hooks, conversation), 60)
     finally:
         daemon.request_stop()
@@ -113,6 +116,13 @@ async def resumed(daemon: Daemon, timeline: Any, world: Any, hooks: Any, convers
     assert live.info().conversation == conversation
     stopped = json.loads(await commands.handle(SessionStop(id="r4", session=name)) or "{}")
     assert stopped["ok"], stopped
+
+
+async def _no_tmux_server(socket: str) -> bool:
+    process = await asyncio.create_subprocess_exec(
+        "tmux", "-L", socket, "list-sessions", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    return await process.wait() != 0
 
 
 async def _shows(hooks: Any, live: Any, text: str) -> bool:

@@ -31,7 +31,30 @@ export function setupDialogs({ store, connection, openSession, current }) {
   const nsStatus = $("#ns-status");
   const nsSubmit = $("#ns-submit");
 
-  function openNewSession() {
+  /** "Resume" buttons for the machine's ended sessions whose conversation is known: each fills the form in. */
+  function fillEarlier(machineName) {
+    const box = $("#ns-earlier");
+    const earlier = store.endedConversations(machineName);
+    box.replaceChildren(
+      ...earlier.map((s) => {
+        const button = h("button", { type: "button", class: "ns-resume-pick" }, `Resume ${sessionTitle(s)}`);
+        button.title = `${s.driver}: ${s.conversation}`;
+        button.addEventListener("click", () => prefill(s));
+        return button;
+      }),
+    );
+    box.hidden = earlier.length === 0;
+  }
+
+  function prefill(session) {
+    const driver = $("#ns-driver");
+    if ([...driver.options].some((o) => o.value === session.driver)) driver.value = session.driver;
+    $("#ns-cwd").value = session.cwd ?? "";
+    $("#ns-label").value = session.label ?? "";
+    $("#ns-resume").value = session.conversation ?? "";
+  }
+
+  function openNewSession(resumeFrom = null) {
     const machines = store.machines();
     const select = $("#ns-machine");
     select.replaceChildren(
@@ -42,12 +65,18 @@ export function setupDialogs({ store, connection, openSession, current }) {
     const preferred = current()?.machine ?? machines.find((m) => m.online)?.machine;
     if (preferred) select.value = preferred;
     fillDrivers(store, select.value);
+    fillEarlier(select.value);
+    $("#ns-resume").value = "";
+    if (resumeFrom?.conversation) prefill(resumeFrom);
     setStatus(nsStatus, machines.length ? "" : "No machine is paired yet.", "error");
     nsSubmit.disabled = machines.length === 0;
     nsDialog.showModal();
   }
 
-  $("#ns-machine").addEventListener("change", (e) => fillDrivers(store, e.target.value));
+  $("#ns-machine").addEventListener("change", (e) => {
+    fillDrivers(store, e.target.value);
+    fillEarlier(e.target.value);
+  });
   $("#ns-cancel").addEventListener("click", () => nsDialog.close());
   $("#new-session-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -59,6 +88,8 @@ export function setupDialogs({ store, connection, openSession, current }) {
       cwd: $("#ns-cwd").value.trim(),
       label: $("#ns-label").value.trim(),
     };
+    const resume = $("#ns-resume").value.trim();
+    if (resume) frame.resume = resume; // absent, not "": an empty id is refused by the protocol
     nsSubmit.disabled = true;
     setStatus(nsStatus, "Starting…");
     const answer = await connection.request(frame);
@@ -74,6 +105,7 @@ export function setupDialogs({ store, connection, openSession, current }) {
     const session = answer.result?.session;
     nsDialog.close();
     $("#ns-label").value = "";
+    $("#ns-resume").value = "";
     if (session?.name) {
       store.applySessionUpdated(machine, session);
       openSession(machine, session.name);

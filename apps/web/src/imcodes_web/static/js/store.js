@@ -3,6 +3,7 @@
 
 export const KNOWN_STATES = ["starting", "idle", "working", "waiting_permission", "error", "exited", "setup"];
 
+const ENDED_KEPT = 10;
 export const sessionKey = (machine, session) => `${machine}/${session}`;
 
 /** A session's "why" for the UI: state_reason.reason, or "" when the daemon gave none. */
@@ -24,6 +25,7 @@ const newer = (a, b) => a.epoch > b.epoch || (a.epoch === b.epoch && a.seq > b.s
 export function createStore({ seen = new Map(), onSeen = () => {} } = {}) {
   const machines = new Map(); // name -> {machine, hostname, online, role, drivers, sessions: Map}
   const listeners = new Set();
+  const ended = new Map(); // machine -> sessions that ended with a known agent conversation (newest first)
   let viewing = null; // {machine, session} or null
   let loaded = false;
 
@@ -114,9 +116,17 @@ export function createStore({ seen = new Map(), onSeen = () => {} } = {}) {
       changed();
     },
     applySessionRemoved(machine, session) {
+      const info = machines.get(machine)?.sessions.get(session);
+      if (info?.conversation) {
+        // what "Resume" in the new-session dialog offers: the agent can continue this conversation
+        const kept = (ended.get(machine) ?? []).filter((s) => s.conversation !== info.conversation);
+        ended.set(machine, [info, ...kept].slice(0, ENDED_KEPT));
+      }
       machines.get(machine)?.sessions.delete(session);
       changed();
     },
+    /** Sessions of `machine` that ended (in this page's life) with a conversation their agent can resume. */
+    endedConversations: (machine) => ended.get(machine) ?? [],
     applyLinkStatus(machine, online) {
       const m = machines.get(machine);
       if (m) {
