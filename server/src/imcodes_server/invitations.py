@@ -54,7 +54,11 @@ _FORM = """<form method="post" action="/auth/invite/{token}">
 def _page(message: str, status: int, token: str | None = None) -> Response:
     form = _FORM.format(token=html.escape(token, quote=True)) if token else ""
     body = _PAGE.format(message=html.escape(message), form=form)
-    return Response(body, status=status, content_type="text/html; charset=utf-8")
+    response = Response(body, status=status, content_type="text/html; charset=utf-8")
+    # Under the app-wide no-referrer policy Chromium sends `Origin: null` with this page's form POST, which the
+    # origin check refuses ("sent from another site"); same-origin still sends nothing to other sites.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def _iso(moment: datetime | None) -> str | None:
