@@ -37,11 +37,11 @@ from imcodes_core.host import make_plugin_host
 from imcodes_core.states import (
     AgentEvent,
     Observation,
+    SessionArbiter,
     SessionState,
     SignalSource,
     StateDetector,
     StateVerdict,
-    arbitrate,
 )
 
 POLL_SECONDS = 0.1
@@ -99,6 +99,7 @@ class AgentPane:
     _poller: threading.Thread | None = None
     events: list[AgentEvent] = field(default_factory=list)  # from a machine channel, when the test follows one
     turn_timeout: float = 20.0
+    arbiter: SessionArbiter = field(default_factory=SessionArbiter)  # as the daemon's: dates screen readings
 
     def run_tmux(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         done = subprocess.run(
@@ -160,8 +161,9 @@ class AgentPane:
         dead, status, _ = self.pane_status()
         with self._changed:
             recent = tuple(self.events[-RECENT_EVENTS:])
-        observation = Observation(self.driver, screen, recent, dead, status, time.time())
-        return arbitrate(d.read(observation) for d in self.detectors), screen
+        now = time.time()
+        observation = Observation(self.driver, screen, recent, dead, status, now)
+        return self.arbiter.arbitrate((d.read(observation) for d in self.detectors), now), screen
 
     def _poll(self) -> None:
         while not self._stop.is_set():
