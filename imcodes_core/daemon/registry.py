@@ -271,10 +271,19 @@ class SessionRegistry:
         plan = plan or self._plan(record)
         env = self.host.session_env(spec.name, record.name, plan.env)
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-        await self.tmux.run(
+        command = (
             "new-session", "-d", "-s", record.name, "-x", str(DEFAULT_COLS), "-y", str(DEFAULT_ROWS),
             "-c", str(plan.cwd or record.cwd), *env_args, "--", *plan.argv,
         )  # fmt: skip
+        try:
+            await self.tmux.run(*command)
+        except TmuxError as exc:
+            # Stopping the last session makes the tmux server exit; a start in that instant reaches the exiting
+            # server. Once it is gone, a new-session starts a fresh one.
+            if "server exited unexpectedly" not in str(exc):
+                raise
+            await asyncio.sleep(0.3)
+            await self.tmux.run(*command)
         await self._save_option(record)
 
     async def _save_option(self, record: SessionRecord) -> None:

@@ -210,3 +210,15 @@ async def test_a_shell_settles_to_idle_after_each_command_typed_key_by_key(harne
                 break
             await asyncio.sleep(0.05)
         assert daemon.registry.sessions[name].info().state == "idle", peer.events(name, "state.changed")[-3:]
+
+
+async def test_starting_right_after_stopping_the_last_session_works(harness, tmp_path: Path) -> None:
+    """Stopping the only session makes the tmux server exit; a start in that instant must still succeed."""
+    await harness.linked_daemon()
+    peer = harness.peer
+    for _ in range(5):
+        name = await harness.start_shell(tmp_path)
+        assert (await peer.command("session.stop", session=name))["ok"]
+        again = await peer.command("session.start", driver="shell", cwd=str(tmp_path))
+        assert again["ok"], again
+        assert (await peer.command("session.stop", session=again["result"]["session"]["name"]))["ok"]
