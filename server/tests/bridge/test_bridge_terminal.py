@@ -51,7 +51,9 @@ async def test_binary_frames_reach_subscribers_only(peers) -> None:
     first, second = await _binary(viewer), await _binary(viewer)
     assert (first.kind, first.stream, first.payload) == (BinaryKind.SNAPSHOT, f"{machine}/s", b"\x1b[H\x1b[2Jscreen")
     assert (second.kind, second.stream, second.payload) == (BinaryKind.OUTPUT, f"{machine}/s", b"hello")
-    assert await peers.silent(bystander, 0.3) == [], "a browser that did not subscribe gets no terminal bytes"
+    # JSON frames (a late link.status or session update under load) may still arrive; terminal bytes must not
+    unseen = [raw for raw in await peers.silent(bystander, 0.3) if isinstance(raw, bytes)]
+    assert unseen == [], "a browser that did not subscribe gets no terminal bytes"
 
     # a second viewer: the daemon is asked again, so the newcomer gets its own snapshot
     await bystander.send(peers.frame("terminal.subscribe", id="sub-2", machine=machine, session="s"))
@@ -64,7 +66,7 @@ async def test_binary_frames_reach_subscribers_only(peers) -> None:
     stop = await peers.next_frame(daemon, "terminal.unsubscribe")
     assert stop["session"] == "s"
     await daemon.send(encode_binary(BinaryKind.OUTPUT, "s", b"nobody"))
-    assert await peers.silent(viewer, 0.3) == []
+    assert [raw for raw in await peers.silent(viewer, 0.3) if isinstance(raw, bytes)] == []
 
 
 async def test_a_daemon_reconnect_resubscribes_open_terminals(peers) -> None:
