@@ -74,7 +74,7 @@ async def test_codex_hooks_drive_the_daemon(
         states = timeline.states()
         first_idle = states.index("idle")
         assert kit.dedupe(states[first_idle:]) == ["idle", "working", "waiting_permission", "working", "idle"], (
-            timeline.reasons()
+            "\n".join(timeline.reasons())
         )
         changes = timeline.of("state.changed")[first_idle + 1 :]
         reasons = [str(e.data["reason"]) for e in changes]

@@ -66,3 +66,15 @@ def test_no_prompt_where_none_is_drawn(name: str, screen: Callable[[str], str]) 
 
 def test_resume_id_from_the_exit_summary(screen: Callable[[str], str]) -> None:
     assert resume_id(screen("gemini-exit-summary")) == "73d7f6ea-fc95-4b06-a28a-5f2d34503c4c"
+
+
+def test_hooks_running_say_nothing_about_the_state() -> None:
+    """Seen through the daemon: Gemini fires the permission Notification hook while its status line still says
+    "Executing Hooks"; read as working, that screen outranked the hook (newer) and flipped waiting back to working.
+    """
+    bar = "▄" * 40, "> Type your message or @path/to/file", "▀" * 40
+    hooks = "⠏ Executing Hooks: imcodes, imcodes, imcodes, imcodes (esc to cancel, 0s)"
+    assert GeminiScreenDetector().read(Observation("gemini", "\n".join([hooks, *bar]))) is None
+    thinking = "⠏ Thinking about it (esc to cancel, 3s)"
+    reading = GeminiScreenDetector().read(Observation("gemini", "\n".join([thinking, *bar])))
+    assert reading is not None and reading.state is S.WORKING

@@ -26,6 +26,7 @@ _QUESTION = re.compile(r"^(Allow execution of .+\?|Apply this change\?|Do you wa
 _CHOICE = re.compile(r"^(●)?\s*(\d)\.\s+(\S.*?)$")
 _TOOL = re.compile(r"^\?\s+(\w+)\s+(.+)$")  # "? Shell  echo fake-tool-ran > fake_tool_output.txt"
 _WORKING = re.compile(r"^\S\s+(.+?)\s+\(esc to cancel, (\d+[smh])\)")
+_HOOKS_RUNNING = "Executing Hooks:"  # "⠏ Executing Hooks: imcodes, imcodes (esc to cancel, 0s)"
 _IDLE = "Type your message or @path/to/file"
 # The input box paints before Gemini is ready: "ℹ Initializing... Prompts will be queued." shows above it then.
 _INITIALIZING = re.compile(r"Initializing\.\.\.|Prompts will be queued\.")
@@ -112,6 +113,11 @@ class GeminiScreenDetector(StateDetector):
             return self._reading(SessionState.WAITING_PERMISSION, 0.9, f"asks {prompt.question!r}{what}: {choices}")
         for line in reversed(lines):
             if working := _WORKING.match(line):
+                if working.group(1).startswith(_HOOKS_RUNNING):
+                    # Gemini shows this while hooks run, ours included, at every event: at the permission
+                    # Notification and at AfterAgent too. The hook's own event tells the state; a screen reading
+                    # here would outrank it for being newer and flip a waiting session back to working.
+                    return None
                 evidence = f"{working.group(1)} ({working.group(2)}, esc to cancel)"
                 return self._reading(SessionState.WORKING, 0.8, evidence)
         if any(_QUEUED in line for line in lines):
