@@ -87,8 +87,8 @@ def read_settings(path: Path) -> dict[str, Any] | None:
 def merged_settings(user: Mapping[str, Any], command: Sequence[str] | None = None) -> dict[str, Any]:
     """The user's settings with imcodes' hooks after theirs, event by event."""
     merged = dict(user)
-    theirs = user.get("hooks") if isinstance(user.get("hooks"), dict) else {}
-    hooks = dict(theirs)
+    theirs = user.get("hooks")
+    hooks: dict[str, Any] = dict(theirs) if isinstance(theirs, dict) else {}
     for event, groups in hook_settings(command).items():
         existing = hooks.get(event)
         hooks[event] = [*(existing if isinstance(existing, list) else []), *groups]
