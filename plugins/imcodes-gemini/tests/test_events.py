@@ -11,12 +11,13 @@ from imcodes_core.states import AgentEvent, Observation, SessionState
 from imcodes_core.testing.contracts import StateDetectorContract
 
 S = SessionState
-W, D, P, X = S.WORKING, S.IDLE, S.WAITING_PERMISSION, S.EXITED  # D: done (idle)
-# The state after each recorded hook event of each Gemini session. In 73d7f6ea the first request was cancelled
-# with Esc: Gemini fires no hook for that, so the hooks still say working until the next BeforeAgent.
+W, D, P, X, B = S.WORKING, S.IDLE, S.WAITING_PERMISSION, S.EXITED, S.STARTING  # D: done (idle), B: booting
+# The state after each recorded hook event of each Gemini session. SessionStart fires before the input box is
+# painted, so it says starting (weakly) and the screen decides when Gemini is ready. In 73d7f6ea the first request
+# was cancelled with Esc: Gemini fires no hook for that, so the hooks still say working until the next BeforeAgent.
 EXPECTED = {
-    "73d7f6ea": [D, W, W, W, W, W, W, W, W, W, D, W, W, W, W, W, W, P, W, W, W, W, W, W, D, X, X, X],
-    "e8b9d184": [D, W, W, W, W, W, W, W, W, W, W, W, W, D, X],
+    "73d7f6ea": [B, W, W, W, W, W, W, W, W, W, D, W, W, W, W, W, W, P, W, W, W, W, W, W, D, X, X, X],
+    "e8b9d184": [B, W, W, W, W, W, W, W, W, W, W, W, W, D, X],
     "9e32d934": [W, W, W, W, W, W, W, W, W, W, D],
     "166e2914": [X],
 }

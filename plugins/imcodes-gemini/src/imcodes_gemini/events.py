@@ -22,7 +22,8 @@ from imcodes_core.states import (
 )
 
 _HOOKS: Mapping[str, tuple[SessionState, float, WorkDetail | None]] = {
-    "SessionStart": (SessionState.IDLE, 0.6, None),  # the TUI is up, waiting for a first prompt
+    # The hook fires before the TUI has painted its input box (a prompt typed then is lost): the screen says idle.
+    "SessionStart": (SessionState.STARTING, 0.3, None),
     "BeforeAgent": (SessionState.WORKING, 0.9, WorkDetail.THINKING),
     "BeforeModel": (SessionState.WORKING, 0.9, WorkDetail.THINKING),
     "BeforeToolSelection": (SessionState.WORKING, 0.9, WorkDetail.THINKING),
