@@ -27,11 +27,17 @@ def socket_name() -> str:
     return os.environ.get("IMCODES_TMUX_SOCKET") or DEFAULT_SOCKET
 
 
+# Markers of a non-interactive CI run. Agents started in tmux are interactive whatever started the daemon, and Ink
+# TUIs (Gemini CLI, Qwen Code) stop painting their screen when they see one of these (seen with CI=true).
+_CI_MARKERS = ("CI", "CONTINUOUS_INTEGRATION", "BUILD_NUMBER", "RUN_ID")
+
+
 def tmux_env() -> dict[str, str]:
-    """Our environment without TMUX: a daemon started inside tmux must not talk to the user's own server."""
+    """Our environment without TMUX (a daemon started inside tmux must not talk to the user's own server) and
+    without CI markers (the tmux server this environment starts passes it on to every agent)."""
     env = dict(os.environ)
-    env.pop("TMUX", None)
-    env.pop("TMUX_PANE", None)
+    for key in ("TMUX", "TMUX_PANE", *_CI_MARKERS):
+        env.pop(key, None)
     return env
 
 
