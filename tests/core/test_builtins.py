@@ -43,3 +43,19 @@ def test_pane_life_detector_reports_exit_status() -> None:
     failed = detector.read(Observation(driver="shell", pane_dead=True, exit_status=2))
     assert exited is not None and exited.state is SessionState.EXITED
     assert failed is not None and failed.state is SessionState.ERROR and "exit status 2" in failed.evidence
+
+
+def test_screen_pattern_detectors_read_the_dead_pane_line() -> None:
+    from imcodes_core.screens import ScreenPatternDetector
+    from imcodes_core.states import SessionState
+
+    class Probe(ScreenPatternDetector):
+        name = "probe"
+
+    exited, failed = (
+        Probe()._dead_pane("Pane is dead (status 0, Sat Nov 28)"),
+        Probe()._dead_pane("Pane is dead (status 2)"),
+    )
+    assert exited is not None and exited.state is SessionState.EXITED and exited.detector == "probe"
+    assert failed is not None and failed.state is SessionState.ERROR and "status 2" in failed.evidence
+    assert Probe()._dead_pane("$ echo Pane is dead") is None

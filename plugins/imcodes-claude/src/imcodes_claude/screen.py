@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from imcodes_claude.prompts import PermissionPrompt, parse_permission_prompt
-from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+from imcodes_core.screens import ScreenPatternDetector
+from imcodes_core.states import Observation, SessionState, StateReading
 
 TAIL_CHARS = 16_000  # a 120x40 pane holds at most ~5k characters (wide glyphs count once); more is old scrollback
 TAIL_LINES = 30
@@ -19,7 +20,6 @@ _SPINNER = re.compile(r"^\S\s+(\w[\w ]*)…\s+\((\d+[smh])")  # "✽ Embellishin
 _INPUT = re.compile(r"^❯[\s\xa0]*$")  # the empty input line between two rules
 _RESUME = re.compile(r"claude\b.*--resume\s+([0-9a-f-]{36})")
 _FATAL = re.compile(r"Unable to connect to Anthropic services|Invalid API key|OAuth token has expired")
-_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
 
 
 def screen_lines(screen: str) -> list[str]:
@@ -40,7 +40,7 @@ def describe(prompt: PermissionPrompt) -> str:
     return f"asks {prompt.question!r}{what}: {choices}"
 
 
-class ClaudeScreenDetector(StateDetector):
+class ClaudeScreenDetector(ScreenPatternDetector):
     name = "claude-screen"
     drivers = frozenset({"claude"})
 
@@ -49,10 +49,8 @@ class ClaudeScreenDetector(StateDetector):
         if not lines:
             return None
         text = "\n".join(lines)
-        if dead := _PANE_DEAD.match(lines[-1]):
-            status = int(dead.group(1))
-            state = SessionState.EXITED if status == 0 else SessionState.ERROR
-            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if dead := self._dead_pane(lines[-1]):
+            return dead
         if fatal := _FATAL.search(text):
             return self._reading(SessionState.ERROR, 0.8, f"screen shows {fatal.group(0)!r}")
         if "Resume this session with:" in text:
@@ -67,9 +65,6 @@ class ClaudeScreenDetector(StateDetector):
         if any(_INPUT.match(line) for line in lines[-4:]):
             return self._reading(SessionState.IDLE, 0.7, f"empty input box, footer {footer.strip()[:60]!r}")
         return None
-
-    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
-        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)
 
 
 def permission_prompt(screen: str) -> PermissionPrompt | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+from imcodes_core.screens import ScreenPatternDetector
+from imcodes_core.states import Observation, SessionState, StateReading
 
 TAIL_CHARS = 16_000
 TAIL_LINES = 30
 
-_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
 _RESUME = re.compile(r"codex resume ([0-9a-f-]{36})")
 _SETUP = (
     ("Welcome to Codex", "sign-in screen"),
@@ -85,7 +85,7 @@ def permission_prompt(screen: str) -> PermissionPrompt | None:
     return parse_permission_prompt(screen_lines(screen))
 
 
-class CodexScreenDetector(StateDetector):
+class CodexScreenDetector(ScreenPatternDetector):
     name = "codex-screen"
     drivers = frozenset({"codex"})
 
@@ -94,10 +94,8 @@ class CodexScreenDetector(StateDetector):
         if not lines:
             return None
         text = "\n".join(lines)
-        if dead := _PANE_DEAD.match(lines[-1]):
-            status = int(dead.group(1))
-            state = SessionState.EXITED if status == 0 else SessionState.ERROR
-            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if dead := self._dead_pane(lines[-1]):
+            return dead
         if "To continue this session, run:" in text:
             return self._reading(SessionState.EXITED, 0.85, f"exit summary (resume id {resume_id(text)})")
         for marker, what in _SETUP:
@@ -132,6 +130,3 @@ class CodexScreenDetector(StateDetector):
         if typed == _PLACEHOLDER:
             return self._reading(SessionState.IDLE, 0.7, "empty input box and nothing running")
         return self._reading(SessionState.IDLE, 0.7, f"text typed in the input box, nothing running ({typed[:40]!r})")
-
-    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
-        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)

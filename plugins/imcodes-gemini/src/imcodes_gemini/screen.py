@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+from imcodes_core.screens import ScreenPatternDetector
+from imcodes_core.states import Observation, SessionState, StateReading
 
 TAIL_CHARS = 24_000  # Gemini draws wide boxes: a full 120x40 screen is ~6k characters
 TAIL_LINES = 40
 
-_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
 _BOX = re.compile(r"^[\s│]*(.*?)[\s│]*$")  # the dialog's borders, however deeply nested
 _RESUME = re.compile(r"gemini --resume ([0-9a-f-]{36})")
 _SETUP = (
@@ -89,7 +89,7 @@ def permission_prompt(screen: str) -> PermissionPrompt | None:
     return parse_permission_prompt(screen_lines(screen))
 
 
-class GeminiScreenDetector(StateDetector):
+class GeminiScreenDetector(ScreenPatternDetector):
     name = "gemini-screen"
     drivers = frozenset({"gemini"})
 
@@ -98,10 +98,8 @@ class GeminiScreenDetector(StateDetector):
         if not lines:
             return None
         text = "\n".join(lines)
-        if dead := _PANE_DEAD.match(lines[-1]):
-            status = int(dead.group(1))
-            state = SessionState.EXITED if status == 0 else SessionState.ERROR
-            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if dead := self._dead_pane(lines[-1]):
+            return dead
         if "To resume this session:" in text:
             return self._reading(SessionState.EXITED, 0.85, f"exit summary (resume id {resume_id(text)})")
         for marker, what in _SETUP:
@@ -138,6 +136,3 @@ class GeminiScreenDetector(StateDetector):
         if typed == _IDLE:
             return self._reading(SessionState.IDLE, 0.7, "empty input box and nothing running")
         return self._reading(SessionState.IDLE, 0.7, f"text typed in the input box, nothing running ({typed[:40]!r})")
-
-    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
-        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import re
 
-from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+from imcodes_core.screens import ScreenPatternDetector
+from imcodes_core.states import Observation, SessionState, StateReading
 
 TAIL_CHARS = 16_000
 TAIL_LINES = 30
 
-_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
 _STATUS = re.compile(r"^\s*(\w+) (\w+) \| (\w+)\s*$")  # connection, readiness | activity
 _KNOWN = {"idle": SessionState.IDLE, "error": SessionState.ERROR}
 
 
-class OpenClawScreenDetector(StateDetector):
+class OpenClawScreenDetector(ScreenPatternDetector):
     name = "openclaw-screen"
     drivers = frozenset({"openclaw"})
 
@@ -27,10 +27,8 @@ class OpenClawScreenDetector(StateDetector):
         lines = lines[-TAIL_LINES:]
         if not lines:
             return None
-        if dead := _PANE_DEAD.match(lines[-1]):
-            status = int(dead.group(1))
-            state = SessionState.EXITED if status == 0 else SessionState.ERROR
-            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if dead := self._dead_pane(lines[-1]):
+            return dead
         for index in range(len(lines) - 1, -1, -1):
             match = _STATUS.match(lines[index])
             if match is None:
@@ -43,6 +41,3 @@ class OpenClawScreenDetector(StateDetector):
                 evidence += f" after {lines[index - 1].strip()[:100]!r}"
             return self._reading(known, 0.75, evidence)
         return None
-
-    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
-        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)

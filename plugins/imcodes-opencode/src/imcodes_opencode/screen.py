@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+from imcodes_core.screens import ScreenPatternDetector
+from imcodes_core.states import Observation, SessionState, StateReading
 
 TAIL_CHARS = 16_000
 TAIL_LINES = 30
 
-_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
 _GUTTER = re.compile(r"^[\s┃╹]*(.*?)\s*$")  # the left bar OpenCode draws beside messages and the input box
 _PERMISSION = "△ Permission required"
 _CHOICES = re.compile(r"^(Allow once)\s{2,}(Allow always)\s{2,}(Reject)\b")
@@ -54,7 +54,7 @@ def permission_prompt(screen: str) -> PermissionPrompt | None:
     return parse_permission_prompt(screen_lines(screen))
 
 
-class OpenCodeScreenDetector(StateDetector):
+class OpenCodeScreenDetector(ScreenPatternDetector):
     name = "opencode-screen"
     drivers = frozenset({"opencode"})
 
@@ -62,10 +62,8 @@ class OpenCodeScreenDetector(StateDetector):
         lines = screen_lines(observation.screen)
         if not lines:
             return None
-        if dead := _PANE_DEAD.match(lines[-1]):
-            status = int(dead.group(1))
-            state = SessionState.EXITED if status == 0 else SessionState.ERROR
-            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if dead := self._dead_pane(lines[-1]):
+            return dead
         if exited := next((m for line in lines[-4:] if (m := _EXITED.match(line))), None):
             return self._reading(
                 SessionState.EXITED, 0.85, f"exit summary (resume with opencode -s {exited.group(1)})"
@@ -81,6 +79,3 @@ class OpenCodeScreenDetector(StateDetector):
         if any(marker in line for line in lines[-4:] for marker in _IDLE):
             return self._reading(SessionState.IDLE, 0.7, "input box and nothing running")
         return None
-
-    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
-        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
+from imcodes_core.screens import ScreenPatternDetector
+from imcodes_core.states import Observation, SessionState, StateReading
 
 TAIL_CHARS = 24_000
 TAIL_LINES = 40
 
-_PANE_DEAD = re.compile(r"^Pane is dead \(status (\d+)")
 _BORDER = re.compile(r"^[\s│]*(.*?)[\s│]*$")
 _SETUP = (
     ("Connect a Provider", "provider picker"),
@@ -84,7 +84,7 @@ def permission_prompt(screen: str) -> PermissionPrompt | None:
     return parse_permission_prompt(screen_lines(screen))
 
 
-class QwenScreenDetector(StateDetector):
+class QwenScreenDetector(ScreenPatternDetector):
     name = "qwen-screen"
     drivers = frozenset({"qwen"})
 
@@ -93,10 +93,8 @@ class QwenScreenDetector(StateDetector):
         if not lines:
             return None
         text = "\n".join(lines)
-        if dead := _PANE_DEAD.match(lines[-1]):
-            status = int(dead.group(1))
-            state = SessionState.EXITED if status == 0 else SessionState.ERROR
-            return self._reading(state, 0.9, f"tmux says the pane is dead (status {status})")
+        if dead := self._dead_pane(lines[-1]):
+            return dead
         for marker, what in _SETUP:
             if marker in text:
                 return self._reading(SessionState.SETUP, 0.85, f"{what}: {marker!r}")
@@ -142,6 +140,3 @@ class QwenScreenDetector(StateDetector):
         return self._reading(
             SessionState.IDLE, 0.65, f"text typed in the input box, nothing running ({typed[:40]!r})"
         )
-
-    def _reading(self, state: SessionState, confidence: float, evidence: str) -> StateReading:
-        return StateReading(state, confidence, evidence, self.name, SignalSource.SCREEN)
