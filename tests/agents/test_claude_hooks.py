@@ -9,7 +9,6 @@ plugin's permission prompt parser gives, the chat events, and the user's own set
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import sys
@@ -23,58 +22,25 @@ from imcodes_claude.screen import permission_prompt
 from imcodes_core.daemon.config import DaemonConfig
 from imcodes_core.daemon.lifecycle import Daemon
 from imcodes_core.host import make_plugin_host
-from imcodes_core.protocol.frames import SessionInfo, SessionStart, SessionStop, TerminalInput, TimelineEvent
+from imcodes_core.protocol.frames import SessionStart, SessionStop, TerminalInput
 
 pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux, pytest.mark.slow]
 
-SUPPORT = "imcodes_agent_cli_test_support"  # loaded by this folder's conftest
+HELPERS = "imcodes_agent_cli_daemon_session"
 
 
-def support() -> Any:
-    if SUPPORT not in sys.modules:
-        spec = importlib.util.spec_from_file_location(SUPPORT, Path(__file__).with_name("support.py"))
+def _helpers() -> Any:
+    """daemon_session.py beside this file (this folder is no package): the daemon's stand-in publisher and more."""
+    if HELPERS not in sys.modules:
+        spec = importlib.util.spec_from_file_location(HELPERS, Path(__file__).with_name("daemon_session.py"))
         assert spec is not None and spec.loader is not None
-        sys.modules[SUPPORT] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[SUPPORT])
-    return sys.modules[SUPPORT]
+        sys.modules[HELPERS] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[HELPERS])
+    return sys.modules[HELPERS]
 
 
-class Timeline:
-    """A publisher for the daemon (in place of the server link): keeps what the daemon publishes."""
-
-    def __init__(self) -> None:
-        self.events: list[TimelineEvent] = []
-        self.infos: list[SessionInfo] = []
-        self.arrived = asyncio.Event()
-
-    def timeline(self, event: TimelineEvent) -> None:
-        self.events.append(event)
-        self.arrived.set()
-
-    def session_updated(self, info: SessionInfo) -> None:
-        self.infos.append(info)
-
-    def session_removed(self, name: str) -> None:
-        pass
-
-    def wake(self, session: str) -> None:
-        pass
-
-    def of(self, kind: str) -> list[TimelineEvent]:
-        return [e for e in self.events if e.kind == kind]
-
-    def states(self) -> list[str]:
-        return [str(e.data["state"]) for e in self.of("state.changed")]
-
-    async def wait(self, predicate: Any, within: float, what: str) -> Any:
-        deadline = time.monotonic() + within
-        while not (found := predicate()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; states {self.states()}")
-            self.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), 0.2)
-        return found
+support = _helpers().support
+Timeline = _helpers().Timeline
 
 
 def prepare_home(world: Any, api_key: str) -> Path:
