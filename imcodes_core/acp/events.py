@@ -9,6 +9,8 @@ Timeline kinds: ``user.prompt``, ``user.delta``, ``assistant.delta``, ``assistan
 ``tool.call``, ``tool.update``, ``tool.result``, ``plan``, ``permission.requested``, ``permission.answered``,
 ``commands.available``, ``mode.changed``, ``session.info``, ``turn.ended``, ``state.changed``, ``error`` and
 ``acp.update`` (a ``sessionUpdate`` kind this mapper does not know, kept rather than dropped).
+
+:func:`replayed_conversation` turns the history an agent replays in ``session/load`` into chat events.
 """
 
 from __future__ import annotations
@@ -318,6 +320,38 @@ class AcpEventMapper:
         kind = str(update.get("sessionUpdate", ""))
         fields = {k: v for k, v in update.items() if k not in ("sessionUpdate", "_meta")}
         return [AgentEvent("session.info", at, {"session_update": kind, **fields})]
+
+
+# streamed pieces of one message in a replay, and the event the whole message becomes
+_REPLAY_MESSAGES = {"user.delta": "user.prompt", "assistant.delta": "assistant.final", "thinking": "thinking"}
+
+
+def replayed_conversation(events: Sequence[AgentEvent]) -> list[AgentEvent]:
+    """The events a mapper made of a ``session/load`` replay, as a conversation: the chunks of each message joined
+    into one ``user.prompt`` / ``assistant.final`` / ``thinking``, state changes left out (the replay is the past,
+    not what the agent does now), every event's data marked ``replayed: true``."""
+    conversation: list[AgentEvent] = []
+    message: tuple[str, Any] | None = None  # (kind, message id) of the message being joined
+    for event in events:
+        if event.kind == "state.changed":
+            continue
+        target = _REPLAY_MESSAGES.get(event.kind)
+        if target is None:
+            message = None
+            conversation.append(AgentEvent(event.kind, event.at, {**event.data, "replayed": True}))
+            continue
+        key = (event.kind, event.data.get("message_id"))
+        text = str(event.data.get("text", ""))
+        if key == message and conversation:
+            last = conversation[-1]
+            conversation[-1] = AgentEvent(last.kind, last.at, {**last.data, "text": str(last.data["text"]) + text})
+            continue
+        message = key
+        data: dict[str, Any] = {"text": text, "replayed": True}
+        if key[1] is not None:
+            data["message_id"] = key[1]
+        conversation.append(AgentEvent(target, event.at, data))
+    return conversation
 
 
 _STRUCTURED = SignalSource.STRUCTURED

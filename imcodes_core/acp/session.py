@@ -5,7 +5,7 @@
     session = AcpSession.spawn(["gemini", "--acp"], cwd=project, env=env, permission_handler=ask_the_phone)
     await session.start()
     await session.initialize()
-    await session.new_session(project)
+    await session.new_session(project)                        # or load_session(earlier_id, project) if can_load
     stop_reason = await session.prompt("fix the failing test")   # events stream meanwhile
     async for event in session.events(): ...                      # AgentEvent(kind, at, data)
     await session.close()
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from imcodes_core.acp.connection import INVALID_PARAMS, AcpConnection, AcpError, AcpRpcError
-from imcodes_core.acp.events import AcpEventMapper, PermissionRequest
+from imcodes_core.acp.events import AcpEventMapper, PermissionRequest, replayed_conversation
 from imcodes_core.acp.files import ProjectFiles
 from imcodes_core.states import AgentEvent, SessionState, StateReading
 
@@ -69,6 +69,8 @@ class AcpSession:
         self._listeners: list[EventListener] = []
         self._permission_tasks: set[asyncio.Task[str | None]] = set()
         self._turn_lock = asyncio.Lock()
+        self._replay: AcpEventMapper | None = None  # set while session/load replays the conversation
+        self._replayed: list[AgentEvent] = []
         connection.on_notification(self._on_notification)
         connection.on_close(self._on_close)
         connection.on_request("session/request_permission", self._on_permission)
@@ -157,6 +159,42 @@ class AcpSession:
         self._emit(self.mapper.ready(self.clock(), f"session/new answered: session {session_id}"))
         return session_id
 
+    @property
+    def can_load(self) -> bool:
+        """The agent's initialize answer offers ``session/load`` (``agentCapabilities.loadSession``)."""
+        return bool(self.agent_capabilities.get("loadSession"))
+
+    async def load_session(
+        self,
+        session_id: str,
+        cwd: Path,
+        mcp_servers: Sequence[Mapping[str, Any]] = (),
+        time_limit: float | None = None,
+    ) -> list[AgentEvent]:
+        """Reopen the earlier session ``session_id`` (ACP ``session/load``); the conversation the agent replayed.
+
+        The agent streams the conversation so far as ``session/update`` notifications before it answers. They
+        are not emitted as this session's events (they happened before it): they are mapped by a mapper of their
+        own, coalesced (one ``user.prompt`` per user message, one ``assistant.final`` per answer) and returned,
+        each marked ``replayed: true``, for the caller to show or skip. Raises :class:`AcpError` when the agent
+        does not offer ``session/load`` or refuses this id.
+        """
+        if not self.can_load:
+            raise AcpError(f"{self.connection.name}: the agent does not offer session/load (no loadSession)")
+        cwd = await asyncio.to_thread(cwd.resolve)
+        params = {"sessionId": session_id, "cwd": str(cwd), "mcpServers": list(mcp_servers)}
+        self.session_id, self._replay, self._replayed = session_id, AcpEventMapper(), []
+        try:
+            await self.connection.request("session/load", params, time_limit)
+        except AcpError:
+            self.session_id = None
+            raise
+        finally:
+            self._replay, replayed, self._replayed = None, self._replayed, []
+        self.files = await asyncio.to_thread(ProjectFiles, cwd)
+        self._emit(self.mapper.ready(self.clock(), f"session/load answered: session {session_id}"))
+        return replayed_conversation(replayed)
+
     async def prompt(self, text: str, time_limit: float = 0) -> str:
         """Send one prompt and wait for the turn to end; the stop reason (``end_turn``, ``cancelled``, ...).
 
@@ -211,6 +249,9 @@ class AcpSession:
             return
         if self.session_id is not None and params.get("sessionId") not in (None, self.session_id):
             return  # another session on the same agent process
+        if self._replay is not None:  # the history session/load replays: collected, see load_session
+            self._replayed += self._replay.session_update(self.clock(), params)
+            return
         self._emit(self.mapper.session_update(self.clock(), params))
 
     def _on_close(self, connection: AcpConnection) -> None:
