@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from imcodes_core.daemon.gemini_chat import deduplicated_response, last_gemini_text
 from imcodes_core.daemon.live import LiveSession
 from imcodes_core.daemon.sessions import conversation_id
 from imcodes_core.redaction import SecretRegistry, redact
@@ -206,7 +207,9 @@ class EventChannel:
         if event.kind == "AfterAgent":
             self._asking.discard(session)
             self._prompted.pop(session, None)
-            text = _text(data, "prompt_response")
+            # Gemini's own chat file holds the clean answer; prompt_response repeats streamed chunks (gemini_chat)
+            chat_file = _text(data, "transcript_path")
+            text = last_gemini_text(chat_file) or deduplicated_response(_text(data, "prompt_response"))
             return [("assistant.final", {"text": self._clip(text, TEXT_LIMIT)})] if text else []
         return []
 

@@ -9,6 +9,7 @@ events, and the user's own ``~/.gemini`` files left byte for byte, with the user
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -88,11 +89,14 @@ async def test_gemini_cli_hooks_drive_the_daemon(
         assert asked["input"] == fake_model_endpoint.behaviour.tool_command, asked
         assert [e.data["choice"] for e in timeline.of("permission.answered")] == ["1"]
         assert [e.data["tool"] for e in timeline.of("tool.result")] == ["run_shell_command"]
-        (final,) = [e.data["text"] for e in timeline.of("assistant.final")]
         # AfterAgent's prompt_response is the whole turn's text (the intro before the tool too), and Gemini CLI
-        # 0.61.0 repeats streamed chunks in it ("... FAKE_TOOL_DONE command  ran.  FAKE_TOOL_DONE"): its own
-        # chat file holds the clean text. Asserted: the fake's answer after the tool is in it.
-        assert fake_model_endpoint.behaviour.after_tool_text in final, final
+        # 0.61.0 repeats streamed chunks in it ("... FAKE_TOOL_DONE command  ran.  FAKE_TOOL_DONE"): the daemon
+        # reads the answer from Gemini's own chat file (the hook's transcript_path), exactly the fake's text.
+        (after_agent,) = [e for e in live.events if e.kind == "AfterAgent"]
+        assert after_agent.data["prompt_response"] != fake_model_endpoint.behaviour.after_tool_text
+        assert await asyncio.to_thread(Path(after_agent.data["transcript_path"]).is_file), after_agent.data
+        finals = [e.data["text"] for e in timeline.of("assistant.final")]
+        assert finals == [fake_model_endpoint.behaviour.after_tool_text], after_agent.data["prompt_response"]
         await kit.until(lambda: kit.shows(live, "FAKE_TOOL_DONE"), 5, "the answer on screen")
 
     await kit.run_daemon(agent_world, tmp_path, monkeypatch, "gemini", command, scenario)
