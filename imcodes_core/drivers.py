@@ -8,7 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from imcodes_core.channels import ChannelRequest, SessionChannel
 
 
 class DriverKind(StrEnum):
@@ -39,20 +42,33 @@ class LaunchRequest:
     resume_id: str | None = None  # an earlier conversation to resume, when the driver can
     extra_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # A private (0700) folder of this session's own, for files the agent writes for a machine channel (a JSON-lines
+    # event file); None when the caller gives none (a test calling launch_plan directly).
+    state_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LaunchPlan:
-    """What the daemon runs in the pane (or hands to a transport)."""
+    """What the daemon runs in the pane (or hands to a transport).
+
+    ``channel``: what the session's machine channels need to find the agent again (a port it serves events on);
+    the daemon stores it with the session and gives it back in ``ChannelRequest.launch`` (imcodes_core/channels.py),
+    also after a daemon restart.
+    """
 
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    channel: Mapping[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
 class AgentDriver(Protocol):
-    """Launches one kind of agent. Stateless: the daemon owns the sessions."""
+    """Launches one kind of agent. Stateless: the daemon owns the sessions.
+
+    Optional: ``session_channels(request: ChannelRequest) -> Sequence[SessionChannel]``, the machine channels the
+    daemon follows while a session of this driver lives (``ProcessDriver`` has it, returning none).
+    """
 
     name: str
     kind: DriverKind
@@ -84,6 +100,11 @@ class ProcessDriver:
     def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
         env = {**request.env, "IMCODES_SESSION": request.session}
         return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
+
+    def session_channels(self, request: ChannelRequest) -> Sequence[SessionChannel]:
+        """The machine channels the daemon should follow for this session (none by default: hooks push their
+        events, and the screen is always read). See imcodes_core/channels.py."""
+        return ()
 
     def installed_version(self) -> str | None:
         if self.executable is None:

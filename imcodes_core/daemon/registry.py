@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from imcodes_core.daemon.config import DaemonConfig
+from imcodes_core.daemon.followers import ChannelFollowers, pane_pid
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.live import LiveSession
 from imcodes_core.daemon.sessions import (
@@ -78,6 +79,7 @@ class SessionRegistry:
         self._restarts: dict[str, deque[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.update_listeners: list[Callable[[LiveSession], None]] = []  # e.g. permission questions to announce
+        self.followers = ChannelFollowers(config.state_dir / "sessions")  # drivers' machine channels, per session
         from imcodes_core.daemon.transport import TransportSessions  # it builds on this module
 
         self.transports = TransportSessions(self)  # agents driven through ACP, without tmux
@@ -126,6 +128,7 @@ class SessionRegistry:
                 continue
             self.sessions[name] = live
             live.emit("session.adopted", {})
+            await self._follow(live)
             log.info("adopted session %s (%s)", name, record.driver)
         for stored in self.store.load():
             name = str(stored.get("name", ""))
@@ -142,6 +145,7 @@ class SessionRegistry:
     async def close(self) -> None:
         """Detach from every session (they keep running in tmux) and write sessions.json now."""
         await self.transports.close()  # agents without tmux end with the daemon
+        await self.followers.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -195,6 +199,7 @@ class SessionRegistry:
             raise SessionError(f"session {name} ended as soon as it started ({exc})") from None
         self.sessions[name] = live
         live.emit("session.started", {"driver": record.driver, "cwd": record.cwd, "label": record.label})
+        await self._follow(live)
         self.updated(live)
         log.info("started session %s (%s) in %s", name, record.driver, record.cwd)
         return live
@@ -204,6 +209,7 @@ class SessionRegistry:
             await self.transports.stop(name)
             return
         live = self.get(name)
+        await self.followers.stop(name)
         await live.detach()
         try:
             await self.tmux.run("kill-session", "-t", f"={name}")
@@ -249,6 +255,14 @@ class SessionRegistry:
             record, self.tmux, journal, detectors, self, viewer_limit=self.config.viewer_limit, secrets=self.secrets
         )
 
+    async def _follow(self, live: LiveSession) -> None:
+        """Follow the machine channels the session's driver names (imcodes_core/channels.py)."""
+        try:
+            driver = self.host.agent_driver(live.record.driver).driver
+        except (KeyError, ValueError):  # an adopted session whose plugin is gone: screens only
+            return
+        await self.followers.follow(live, driver, await pane_pid(self.tmux, live.name))
+
     def _plan(self, record: SessionRecord, resume: str | None = None) -> LaunchPlan:
         spec = self.host.agent_driver(record.driver)
         # IMCODES_HOME: where the agent's hook command finds the daemon's event socket (daemon/channels.py)
@@ -257,6 +271,7 @@ class SessionRegistry:
             cwd=Path(record.cwd),
             resume_id=resume,
             env={"IMCODES_HOME": str(self.config.home)},
+            state_dir=self.followers.state_dir(record.name),
         )
         try:
             plan = spec.driver.launch_plan(request)
@@ -269,6 +284,7 @@ class SessionRegistry:
     async def _launch(self, record: SessionRecord, plan: LaunchPlan | None = None) -> None:
         spec = self.host.agent_driver(record.driver)
         plan = plan or self._plan(record)
+        record.channel = {str(key): str(value) for key, value in plan.channel.items()}  # stored with the option
         env = self.host.session_env(spec.name, record.name, plan.env)
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         command = (
@@ -310,6 +326,7 @@ class SessionRegistry:
             except (RuntimeError, TmuxError) as exc:
                 log.warning("cannot reattach to %s: %s", name, exc)
         live.settle_output()
+        await self.followers.stop(name)
         live.emit("session.exited", {"status": None, **self._conversation(live.record)})
         live.judge("", pane_dead=True)
         if not live.record.restart.enabled:
@@ -338,6 +355,7 @@ class SessionRegistry:
             self._remove(live)
             return
         live.emit("session.started", {**self._started_data(live.record), "restart": len(history)})
+        await self._follow(live)
         self.updated(live)
 
     @staticmethod

@@ -55,6 +55,7 @@ class SessionRecord:
     created_at: float = field(default_factory=time.time)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     conversation: str = ""  # the agent's own conversation id, as its machine channel last reported it
+    channel: dict[str, str] = field(default_factory=dict)  # LaunchPlan.channel: how to reach its machine channels
 
     def to_option(self) -> str:
         data = asdict(self)
@@ -75,9 +76,17 @@ class SessionRecord:
                 created_at=float(data.get("created_at", 0.0)),
                 restart=RestartPolicy(int(restart.get("max_restarts", 0)), float(restart.get("window", 300.0))),
                 conversation=conversation_id(data.get("conversation")),
+                channel=_channel(data.get("channel")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def _channel(value: object) -> dict[str, str]:
+    """A stored LaunchPlan.channel: short string keys and values only (it went through a tmux option)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k)[:64]: str(v)[:1024] for k, v in list(value.items())[:16] if isinstance(v, str | int)}
 
 
 @functools.cache
