@@ -140,11 +140,12 @@ class SessionRegistry:
                     journal.append(
                         "session.exited", {**ended, **({"conversation": conversation} if conversation else {})}
                     )
+        self.transports.adopt(set(self.sessions))  # their agents start again and reload their conversations
         self.store.changed()
 
     async def close(self) -> None:
         """Detach from every session (they keep running in tmux) and write sessions.json now."""
-        await self.transports.close()  # agents without tmux end with the daemon
+        await self.transports.close()  # agents without tmux end with the daemon (the next one adopts them again)
         await self.followers.close()
         for task in list(self._tasks):
             task.cancel()
@@ -167,11 +168,9 @@ class SessionRegistry:
             spec = self.host.agent_driver(driver)
         except (KeyError, ValueError) as exc:
             raise SessionError(str(exc).strip("\"'")) from None
-        if spec.kind is DriverKind.TRANSPORT:
-            if resume:  # ACP's session/load is not wired up: refuse rather than start a new conversation
-                raise SessionError(f"the {spec.name} driver cannot resume a conversation")
+        if spec.kind is DriverKind.TRANSPORT:  # resume: ACP session/load, refused when the agent does not offer it
             taken = set(self.sessions) | set(await self.tmux.list_sessions("#{session_name}"))
-            return await self.transports.start(spec, cwd, label, name, taken)
+            return await self.transports.start(spec, cwd, label, name, taken, resume or "")
         folder = Path(cwd or os.path.expanduser("~")).expanduser()  # noqa: ASYNC240 - a stat, not I/O to wait on
         if not folder.is_dir():
             raise SessionError(f"folder {str(folder)!r} does not exist or is not a directory")

@@ -5,7 +5,18 @@ A driver of kind ``transport`` gives the command (``qwen --acp``, ``gemini --acp
 into timeline events (the web client's chat view renders them). The state comes from the ACP mapper, its evidence
 becomes the session's ``state_reason``. Prompts, permission answers and interrupts from the phone arrive as
 ``session.prompt`` / ``permission.answer`` / ``session.interrupt`` and go to the agent as ACP messages; a session
-has no terminal. Transport sessions are children of the daemon: they end with it (nothing to adopt).
+has no terminal.
+
+Conversations: when the agent's ``initialize`` answer offers ``session/load`` (``agentCapabilities.loadSession``),
+the ACP sessionId is the session's ``conversation`` (in SessionInfo and session.exited, for the web client's
+Resume), and ``session.start`` with ``resume`` opens the agent with ``session/load`` instead of ``session/new``
+(refused, with the reason, when the agent does not offer it). The conversation the agent replays while loading is
+shown in the new session, its newest REPLAY_SHOWN events marked ``replayed: true`` after a ``session.resumed``.
+
+Daemon restarts: transport agents are the daemon's children and stop with it, but a session with a conversation
+lives on: it is kept in ``<home>/transports.json`` and the next daemon starts its agent again with
+``session/load`` under the same name and journal (``session.adopted``; the replay is not journaled twice), or
+records ``session.exited`` with the conversation when the agent cannot reload it (daemon/transport_store.py).
 """
 
 from __future__ import annotations
@@ -14,14 +25,15 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imcodes_core.acp import AcpError, AcpSession, PermissionRequest
+from imcodes_core.acp import AcpError, AcpRpcError, AcpSession, PermissionRequest
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.registry import SessionError
-from imcodes_core.daemon.sessions import SESSION_NAME, SessionRecord, new_session_name
+from imcodes_core.daemon.sessions import SESSION_NAME, SessionRecord, conversation_id, new_session_name
+from imcodes_core.daemon.transport_store import TRANSPORTS_FILE, TransportStore, adopt_stored
 from imcodes_core.drivers import LaunchRequest
 from imcodes_core.protocol.frames import PermissionAnswer, SessionInfo, SessionInterrupt, SessionPrompt
 from imcodes_core.redaction import SecretRegistry, redact
@@ -39,6 +51,7 @@ DELTA_CHARS = 4000  # or as soon as this much is pending
 MAX_TEXT = 8000  # the longest string kept in an event's data (tool output can be megabytes)
 START_SECONDS = 45.0  # initialize + session/new (Qwen loads its tools first)
 STOP_GRACE = 2.0
+REPLAY_SHOWN = 200  # the newest events of a resumed conversation shown in the new session (the chat needs no more)
 BUSY = frozenset({SessionState.WORKING, SessionState.WAITING_PERMISSION})
 
 
@@ -77,7 +90,12 @@ class TransportSession:
             epoch=self.journal.epoch,
             seq=self.journal.seq,
             created_at=self.record.created_at,
+            conversation=self.record.conversation or None,
         )
+
+    def conversation(self) -> dict[str, str]:
+        """For session.exited: the id a client passes as session.start's resume to continue this conversation."""
+        return {"conversation": self.record.conversation} if self.record.conversation else {}
 
     def emit(self, kind: str, data: Mapping[str, Any] | None = None) -> None:
         event = self.journal.append(kind, _bounded(dict(data or {})))
@@ -85,20 +103,41 @@ class TransportSession:
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
-    async def open(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+    async def open(self, argv: list[str], env: dict[str, str], cwd: Path, resume: str = "") -> list[AgentEvent]:
+        """Start the agent and open its ACP session: a new one, or ``resume`` reopened with ``session/load``.
+
+        Returns the conversation the agent replayed on load (events marked ``replayed``; empty for a new one).
+        """
         acp = AcpSession.spawn(argv, cwd=cwd, env=env, name=self.name, permission_handler=self._ask)
         self.acp = acp
         for event in acp.history:  # the "starting" state, emitted as the session was made
             self._on_event(event)
         acp.add_listener(self._on_event)
         acp.connection.on_close(lambda _connection: self._exited())
+        replayed: list[AgentEvent] = []
         try:
             await acp.start()
             await acp.initialize(START_SECONDS)
-            await acp.new_session(cwd, time_limit=START_SECONDS)
-        except AcpError as exc:
+            if not resume:
+                await acp.new_session(cwd, time_limit=START_SECONDS)
+            elif not acp.can_load:
+                raise SessionError(
+                    f"the {self.record.driver} agent cannot reopen a conversation: its ACP initialize answer does not"
+                    " offer session/load (agentCapabilities.loadSession)"
+                )
+            else:
+                replayed = await acp.load_session(resume, cwd, time_limit=START_SECONDS)
+        except (AcpError, SessionError) as exc:
+            self.stopping = True  # the caller ends the session: the exit must not end it a second time
             await acp.close(STOP_GRACE)
-            raise SessionError(f"the agent did not start: {str(exc)[:400]}") from None
+            if isinstance(exc, SessionError):
+                raise
+            why = f"{exc}: {exc.data}" if isinstance(exc, AcpRpcError) and exc.data else str(exc)
+            doing = f"could not reopen conversation {resume}" if resume else "did not start"
+            raise SessionError(f"the agent {doing}: {redact(why, self.secrets)[:400]}") from None
+        # the conversation is worth remembering (Resume, adoption) only when the agent can load it again
+        self.record.conversation = conversation_id(acp.session_id) if acp.can_load else ""
+        return replayed
 
     async def close(self) -> int | None:
         self.stopping = True
@@ -192,6 +231,8 @@ class TransportSession:
         acp = self.acp
         if acp is None or acp.connection.closed:
             raise SessionError(f"session {self.name!r} is not running")
+        if acp.state is SessionState.STARTING:  # e.g. reloading its conversation after a daemon restart
+            raise SessionError(f"session {self.name!r} is still starting; try again in a moment")
         if isinstance(frame, SessionPrompt):
             return await self.prompt(acp, frame.text)
         if isinstance(frame, PermissionAnswer):
@@ -238,11 +279,17 @@ class TransportSession:
 
 
 class TransportSessions:
-    """The daemon's transport sessions (held by the session registry, next to its tmux sessions)."""
+    """The daemon's transport sessions (held by the session registry, next to its tmux sessions).
+
+    Those whose agent can reload its conversation are kept in ``<home>/transports.json`` (written on every change):
+    after a daemon restart :meth:`adopt` starts their agents again on the same conversation.
+    """
 
     def __init__(self, registry: SessionRegistry) -> None:
         self.registry = registry
         self.sessions: dict[str, TransportSession] = {}
+        self.store = TransportStore(registry.config.home / TRANSPORTS_FILE)
+        self._adoptions: set[asyncio.Task[None]] = set()
 
     def __contains__(self, name: object) -> bool:
         return name in self.sessions
@@ -254,7 +301,7 @@ class TransportSessions:
         return [session.info() for session in self.sessions.values()]
 
     async def start(
-        self, spec: AgentDriverSpec, cwd: str, label: str, name: str | None, taken: set[str]
+        self, spec: AgentDriverSpec, cwd: str, label: str, name: str | None, taken: set[str], resume: str = ""
     ) -> TransportSession:
         folder = Path(cwd or os.path.expanduser("~")).expanduser()  # noqa: ASYNC240 - a stat, not I/O to wait on
         if not folder.is_dir():
@@ -266,42 +313,72 @@ class TransportSessions:
             raise SessionError(f"invalid session name {name!r}: letters, digits, '_', '-', '@' (no '.' or ':')")
         elif name in taken:
             raise SessionError(f"a session named {name!r} already exists")
-        config = self.registry.config
+        holder = next((s.name for s in self.sessions.values() if resume and s.record.conversation == resume), None)
+        if holder is not None:  # two agents on one conversation would each write their own continuation of it
+            raise SessionError(f"conversation {resume} is open in session {holder!r}: use that session")
         record = SessionRecord(name, spec.name, label[:128], str(folder.resolve()))
-        request = LaunchRequest(session=name, cwd=Path(record.cwd), env={"IMCODES_HOME": str(config.home)})
+        session = self.session(record, fallback_epoch=1)
+        session.emit("session.started", {"driver": spec.name, "cwd": record.cwd, "label": record.label})
+        try:
+            replayed = await self.open(session, spec, resume)
+        except SessionError:
+            if self.sessions.get(name) is session:  # not ended already (by a stop, or the agent's exit)
+                session.emit("session.exited", {"status": session.acp.connection.returncode if session.acp else None})
+                self.sessions.pop(name, None)
+                self.registry.publisher.session_removed(name)
+            raise
+        if resume:  # a new session: the conversation so far is not in its journal yet (shown, marked replayed)
+            session.emit("session.resumed", {"conversation": resume, "replayed": len(replayed)})
+            for event in replayed[-REPLAY_SHOWN:]:
+                session.emit(event.kind, _redacted(event, session.secrets))
+        self.registry.publisher.session_updated(session.info())
+        self.persist()
+        log.info("started transport session %s (%s) in %s", name, spec.name, record.cwd)
+        return session
+
+    def adopt(self, taken: set[str]) -> None:
+        """After a daemon restart: the stored sessions come back, their agents reloading their conversations."""
+        adopt_stored(self, taken)
+
+    def track(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` (an adoption) in a task that :meth:`close` cancels."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._adoptions.add(task)
+        task.add_done_callback(self._adoptions.discard)
+
+    def session(self, record: SessionRecord, fallback_epoch: int) -> TransportSession:
+        """A session and its journal, registered before its agent starts: its first events belong to it."""
+        journal = Journal(self.registry.config.timeline_dir, record.name)
+        if not journal.open(fallback_epoch) and fallback_epoch > 1:
+            journal.epoch = fallback_epoch + 1  # the journal is lost: seq 1 must not collide with stored events
+        record.epoch = journal.epoch
+        session = TransportSession(record, journal, self)
+        self.sessions[record.name] = session
+        return session
+
+    async def open(self, session: TransportSession, spec: AgentDriverSpec, resume: str) -> list[AgentEvent]:
+        config, record = self.registry.config, session.record
+        # resume_id stays unset: ACP reopens a conversation with session/load, not with a CLI argument
+        request = LaunchRequest(session=record.name, cwd=Path(record.cwd), env={"IMCODES_HOME": str(config.home)})
         try:
             plan = spec.driver.launch_plan(request)
         except ValueError as exc:
             raise SessionError(str(exc)) from None
-        env = {**os.environ, **self.registry.host.session_env(spec.name, name, plan.env)}
-        journal = Journal(config.timeline_dir, name)
-        journal.open(record.epoch)
-        record.epoch = journal.epoch
-        session = TransportSession(record, journal, self)
-        self.sessions[name] = session  # before the agent starts: its first events belong to a known session
-        session.emit("session.started", {"driver": spec.name, "cwd": record.cwd, "label": record.label})
-        try:
-            await session.open([str(arg) for arg in plan.argv], env, Path(plan.cwd or record.cwd))
-        except SessionError:
-            session.emit("session.exited", {"status": session.acp.connection.returncode if session.acp else None})
-            self.sessions.pop(name, None)
-            self.registry.publisher.session_removed(name)
-            raise
-        self.registry.publisher.session_updated(session.info())
-        log.info("started transport session %s (%s) in %s", name, spec.name, record.cwd)
-        return session
+        env = {**os.environ, **self.registry.host.session_env(spec.name, record.name, plan.env)}
+        return await session.open([str(arg) for arg in plan.argv], env, Path(plan.cwd or record.cwd), resume)
 
     async def stop(self, name: str) -> None:
         session = self.sessions[name]
         status = await session.close()
-        session.emit("session.exited", {"status": "stopped", "exit_status": status})
-        self._forget(session)
+        session.emit("session.exited", {"status": "stopped", "exit_status": status, **session.conversation()})
+        self.forget(session)
 
     def rename(self, name: str, label: str) -> TransportSession:
         session = self.sessions[name]
         session.record.label = label[:128]
         session.emit("session.renamed", {"label": session.record.label})
         self.registry.publisher.session_updated(session.info())
+        self.persist()
         return session
 
     def ended(self, session: TransportSession) -> None:
@@ -312,20 +389,37 @@ class TransportSessions:
         session._answer(None)
         session._flush_delta()
         status = session.acp.connection.returncode if session.acp is not None else None
-        session.emit("session.exited", {"status": status})
-        self._forget(session)
+        session.emit("session.exited", {"status": status, **session.conversation()})
+        self.forget(session)
 
     async def close(self) -> None:
-        """The daemon stops: its agents stop with it."""
+        """The daemon stops and its agents with it. Sessions with a conversation to reload stay in the store (the
+        next daemon adopts them); the others end."""
+        for task in list(self._adoptions):
+            task.cancel()
+        await asyncio.gather(*self._adoptions, return_exceptions=True)
         sessions = list(self.sessions.values())
         await asyncio.gather(*(session.close() for session in sessions), return_exceptions=True)
+        self.persist()
         for session in sessions:
-            session.emit("session.exited", {"status": "daemon stopped"})
+            if not session.record.conversation:
+                session.emit("session.exited", {"status": "daemon stopped"})
         self.sessions.clear()
 
-    def _forget(self, session: TransportSession) -> None:
+    def forget(self, session: TransportSession) -> None:
         self.sessions.pop(session.name, None)
         self.registry.publisher.session_removed(session.name)
+        self.persist()
+
+    def persist(self) -> None:
+        self.store.save([s.record for s in self.sessions.values() if s.record.conversation])
+
+
+def _redacted(event: AgentEvent, secrets: SecretRegistry | None) -> dict[str, Any]:
+    data = dict(event.data)
+    if "text" in data:
+        data["text"] = redact(str(data["text"]), secrets)
+    return data
 
 
 def _bounded(value: Any) -> Any:
