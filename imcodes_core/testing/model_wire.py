@@ -17,8 +17,19 @@ from typing import Any
 
 Piece = tuple[float, bytes]  # wait this long, then write these bytes
 
-SHELL_TOOL_NAMES = ("Bash", "bash", "shell", "exec_command", "shell_command", "run_shell_command", "local_shell")
+SHELL_TOOL_NAMES = (
+    "Bash",
+    "bash",
+    "shell",
+    "exec_command",
+    "shell_command",
+    "run_shell_command",
+    "local_shell",
+    "exec",
+)
 _SYSTEM_ROLES = {"system", "developer"}
+# OpenClaw appends a user message of its own context after the prompt (and after a tool result): not the user's.
+_INJECTED_USER_TEXT = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +95,16 @@ def read_anthropic(body: Mapping[str, Any]) -> Conversation:
     return Conversation(_texts(user[-1].get("content")) if user else "", after_tool, tools)
 
 
+def _injected(message: Mapping[str, Any]) -> bool:
+    return message.get("role") == "user" and _texts(message.get("content")).lstrip().startswith(_INJECTED_USER_TEXT)
+
+
 def read_openai_chat(body: Mapping[str, Any]) -> Conversation:
-    messages = [m for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") not in _SYSTEM_ROLES]
+    messages = [
+        m
+        for m in body.get("messages", [])
+        if isinstance(m, dict) and m.get("role") not in _SYSTEM_ROLES and not _injected(m)
+    ]
     after_tool = bool(messages) and messages[-1].get("role") == "tool"
     user = [m for m in messages if m.get("role") == "user"]
     tools = []

@@ -173,6 +173,25 @@ def test_openai_chat_non_stream_after_a_tool_message(endpoint: FakeModelEndpoint
     assert completion["choices"][0]["finish_reason"] == "stop"
 
 
+def test_openai_chat_openclaw_exec_tool_and_its_injected_context(endpoint: FakeModelEndpoint) -> None:
+    """OpenClaw calls its shell tool ``exec`` and sends a user message of its own context after the prompt and
+    after a tool result: the prompt still decides, and a tool result followed by that context is still answered."""
+    exec_tool = {"type": "function", "function": {**SHELL_FUNCTION["function"], "name": "exec"}}
+    context = {"role": "user", "content": [{"type": "text", "text": "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nnone"}]}
+    prompt = {"role": "user", "content": "[Working directory: /p]\n\nPlease RUNTOOL now"}
+    asked = json.loads(
+        post(endpoint, "/v1/chat/completions", {"tools": [exec_tool], "messages": [prompt, context]})[2]
+    )
+    (call,) = asked["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "exec"
+    assert json.loads(call["function"]["arguments"]) == {"command": "echo FAKE_TOOL_OK"}
+    result = {"role": "tool", "tool_call_id": call["id"], "content": "ok"}
+    messages = [prompt, context, asked["choices"][0]["message"], result, context]
+    done = json.loads(post(endpoint, "/v1/chat/completions", {"tools": [exec_tool], "messages": messages})[2])
+    assert done["choices"][0]["message"]["content"] == "The command ran. FAKE_TOOL_DONE"
+    assert [r.reply_kind for r in endpoint.requests] == ["tool", "after_tool"]
+
+
 def responses_request(*items: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
     return {"model": "codex-fake", "stream": True, "instructions": "x", "input": list(items), "tools": tools}
 
