@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,17 @@ class ChannelFollowers:
             task = loop.create_task(self._run(live.name, name, channel, sink), name=f"channel {name} {live.name}")
             self.tasks.setdefault(live.name, []).append(task)
             self.sinks.setdefault(live.name, []).append(sink)
+
+    def discard(self, session: str) -> None:
+        """The session has ended for good: its private folder goes (hook settings, event files)."""
+        shutil.rmtree(self.state_root / session, ignore_errors=True)
+
+    def sweep(self, keep: set[str]) -> None:
+        """Remove the folders of sessions that ended while no daemon watched them."""
+        with contextlib.suppress(OSError):
+            for entry in self.state_root.iterdir():
+                if entry.name not in keep and entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
 
     async def stop(self, session: str) -> None:
         tasks = self.tasks.pop(session, [])

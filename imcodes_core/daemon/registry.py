@@ -141,6 +141,7 @@ class SessionRegistry:
                         "session.exited", {**ended, **({"conversation": conversation} if conversation else {})}
                     )
         self.transports.adopt(set(self.sessions))  # their agents start again and reload their conversations
+        self.followers.sweep(set(self.sessions))
         self.store.changed()
 
     async def close(self) -> None:
@@ -309,6 +310,7 @@ class SessionRegistry:
         self.store.changed()
 
     def _remove(self, live: LiveSession) -> None:
+        self.followers.discard(live.name)  # channels were stopped before: nothing writes there any more
         self.sessions.pop(live.name, None)
         self._restarts.pop(live.name, None)
         self.publisher.session_removed(live.name)

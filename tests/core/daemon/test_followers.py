@@ -159,6 +159,24 @@ async def test_a_driver_channel_is_followed_from_start_through_adoption_to_stop(
 
     assert (await peer.command("session.stop", session="t1"))["ok"]
     assert "t1" not in daemon.registry.followers.tasks  # nothing follows a stopped session
+    assert not request.state_dir.exists()  # its private folder went with it
+
+
+async def test_folders_of_sessions_that_ended_while_no_daemon_ran_are_swept(harness: Any, tmp_path: Path) -> None:
+    plugin = TailPlugin()
+    await start(harness, plugin)
+    work = tmp_path / "work"
+    work.mkdir()
+    assert (await harness.peer.command("session.start", driver="tailer", cwd=str(work), name="kept"))["ok"]
+    await harness.stop_daemon()
+    stale = harness.home.resolve() / "daemon" / "sessions" / "gone"
+    stale.mkdir()
+    (stale / "events.jsonl").write_text("{}\n")
+    daemon = await start(harness, plugin)
+    assert not stale.exists()
+    assert (harness.home.resolve() / "daemon" / "sessions" / "kept").is_dir()  # an adopted session keeps its own
+    assert daemon.registry.get("kept")
+    assert (await harness.peer.command("session.stop", session="kept"))["ok"]
 
 
 def states(peer: Any, session: str) -> list[str]:
@@ -172,7 +190,7 @@ def test_json_lines_tail_reads_complete_lines_and_starts_over_on_truncation(tmp_
     path.write_bytes(b'{"a": 1}\n{"b"')
     assert tail.read_available() == [b'{"a": 1}']
     with path.open("ab") as file:
-        file.write(b': 2}\n\n' + b"y" * 40)
+        file.write(b": 2}\n\n" + b"y" * 40)
     assert tail.read_available() == [b'{"b": 2}']
     with path.open("ab") as file:
         file.write(b"z" * 10 + b'\n{"c": 3}\n')
