@@ -9,7 +9,7 @@ its end or the daemon's shutdown) and cancels it then.
 
 What a channel reports goes through a :class:`ChannelSink`: ``event`` for the state detectors (the plugin's event
 detector reads it like a hook event; the arbiter ranks it above screen readings), ``chat`` for the chat view's
-timeline events (``user.prompt``, ``assistant.delta``, ``assistant.final``, ``tool.call``, ``tool.result``,
+timeline events (``user.prompt``, ``assistant.delta``, ``assistant.final``, ``thinking``, ``tool.call``, ``tool.result``,
 ``permission.requested``...; text is redacted and bounded by the daemon), ``conversation`` for the agent's own
 conversation id (what Resume offers once the session has ended).
 

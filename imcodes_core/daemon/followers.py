@@ -34,7 +34,7 @@ CHAT_KINDS = frozenset(
         "user.prompt",
         "assistant.delta",
         "assistant.final",
-        "assistant.thinking",
+        "thinking",
         "tool.call",
         "tool.result",
         "permission.requested",
