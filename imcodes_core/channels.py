@@ -9,9 +9,9 @@ its end or the daemon's shutdown) and cancels it then.
 
 What a channel reports goes through a :class:`ChannelSink`: ``event`` for the state detectors (the plugin's event
 detector reads it like a hook event; the arbiter ranks it above screen readings), ``chat`` for the chat view's
-timeline events (``user.prompt``, ``assistant.delta``, ``assistant.final``, ``thinking``, ``tool.call``, ``tool.result``,
-``permission.requested``...; text is redacted and bounded by the daemon), ``conversation`` for the agent's own
-conversation id (what Resume offers once the session has ended).
+timeline events (``user.prompt``, ``assistant.delta``, ``assistant.final``, ``thinking``, ``tool.call``,
+``tool.result``, ``permission.requested``...; text is redacted and bounded by the daemon), ``conversation`` for
+the agent's own conversation id (what Resume offers once the session has ended).
 
 Whatever a launch needs to find its channel again after a daemon restart (a port) goes in
 ``LaunchPlan.channel``; the daemon stores it with the session and hands it back as ``ChannelRequest.launch``.
