@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import imcodes_qwen.plugin as qwen_plugin
 import pytest
+from imcodes_qwen.channel import QwenJsonFileChannel
 from imcodes_qwen.driver import QwenAcpDriver, QwenDriver
 from imcodes_qwen.plugin import make_driver
 
-from imcodes_core.drivers import DriverKind, InputDelivery, LaunchRequest
+from imcodes_core.channels import ChannelRequest
+from imcodes_core.drivers import Capability, DriverKind, InputDelivery, LaunchRequest
 from imcodes_core.testing.contracts import AgentDriverContract
 
 
@@ -29,9 +32,34 @@ def test_an_openai_compatible_endpoint_uses_the_flags_and_env_of_the_fixtures_re
     assert plan.env["OPENAI_MODEL"] == "fake-model" and plan.env["OPENAI_API_KEY"] == "k"
 
 
-def test_resume_is_refused_rather_than_silently_dropped(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="cannot resume"):
-        QwenDriver().launch_plan(LaunchRequest(session="s", cwd=tmp_path, resume_id="x"))
+def test_resume_passes_the_conversation_id_to_qwen_resume(tmp_path: Path) -> None:
+    conversation = "07e4d485-b9dc-42c2-ba45-b1b9d50310d6"
+    plan = QwenDriver().launch_plan(LaunchRequest(session="s", cwd=tmp_path, resume_id=conversation))
+    assert list(plan.argv) == ["qwen", "--approval-mode", "default", "--resume", conversation]
+    spec = next(s for s in qwen_plugin.imcodes_agent_drivers() if s.name == "qwen")
+    assert Capability.RESUME in spec.capabilities
+
+
+def test_the_acp_driver_leaves_resume_to_acp(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="session/load"):
+        QwenAcpDriver().launch_plan(LaunchRequest(session="s", cwd=tmp_path, resume_id="x"))
+
+
+def test_a_state_dir_adds_the_json_file_and_names_its_channel(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    stale = state / "events.jsonl"
+    stale.write_text('{"type": "user"}\n' * 100)  # an earlier run of this session name: qwen would overwrite it
+    request = LaunchRequest(session="s", cwd=tmp_path, state_dir=state, extra_args=["--debug"])
+    plan = QwenDriver().launch_plan(request)
+    assert list(plan.argv) == ["qwen", "--approval-mode", "default", "--json-file", str(stale), "--debug"]
+    assert plan.channel == {"events": str(stale)} and not stale.exists()
+    (channel,) = QwenDriver().session_channels(ChannelRequest("s", tmp_path, state, launch=plan.channel))
+    assert isinstance(channel, QwenJsonFileChannel) and channel.path == stale
+    assert QwenDriver().session_channels(ChannelRequest("s", tmp_path, state)) == []  # launched without one
+    acp = QwenAcpDriver().launch_plan(request)
+    assert "--json-file" not in acp.argv and not acp.channel  # ACP is its own channel
+    assert QwenAcpDriver().session_channels(ChannelRequest("s", tmp_path, state, launch=plan.channel)) == []
 
 
 def test_the_auth_type_is_a_setting_of_its_own(tmp_path: Path) -> None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from imcodes_core.channels import ChannelRequest, SessionChannel
 from imcodes_core.drivers import Capability, DriverKind, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+from imcodes_qwen.channel import QwenJsonFileChannel
 
 TESTED_VERSIONS = ("0.24.4",)
-# No RESUME: the fixtures do not record how Qwen Code resumes a session.
-CAPABILITIES = frozenset({Capability.APPROVE})
+# RESUME: ``qwen --resume <session id>`` reopens a recorded conversation (0.24.4's exit screen says so too); the
+# id comes from the json-file channel. CHAT_EVENTS: that channel reports prompts, answers, tool calls.
+CAPABILITIES = frozenset({Capability.APPROVE, Capability.RESUME, Capability.CHAT_EVENTS})
+EVENTS_FILE = "events.jsonl"
 # Over ACP the daemon also interrupts (session/cancel) and records the chat events itself.
 ACP_CAPABILITIES = frozenset({Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
 
@@ -39,22 +47,41 @@ class QwenDriver(ProcessDriver):
         self.auth_type = auth_type or ("openai" if base_url else "")
 
     def base_argv(self, request: LaunchRequest) -> list[str]:
-        if request.resume_id:
-            raise ValueError("the qwen driver cannot resume a conversation yet (no recorded way to do it)")
         argv = [self.executable or "qwen"]
         if self.auth_type:
             argv += ["--auth-type", self.auth_type]
         if self.approval_mode:
             argv += ["--approval-mode", self.approval_mode]
+        if request.resume_id:
+            argv += ["--resume", request.resume_id]  # the protocol's id rules keep it from passing for a flag
         return argv
 
-    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+    def env(self, request: LaunchRequest) -> dict[str, str]:
         env = {**request.env, "IMCODES_SESSION": request.session}
         if self.base_url:
             env["OPENAI_BASE_URL"] = self.base_url
         if self.model:
             env["OPENAI_MODEL"] = self.model
-        return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
+        return env
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        """With ``request.state_dir``, Qwen also writes its event stream there (``--json-file``), which the
+        daemon follows through :meth:`session_channels`; the path is stored with the session as ``events``."""
+        argv, channel = self.base_argv(request), dict[str, str]()
+        if request.state_dir is not None:
+            events = request.state_dir / EVENTS_FILE
+            # Qwen opens an existing file without truncating it and writes from its start, leaving the end of a
+            # longer earlier stream behind: the earlier run of this session's name must not leave one.
+            with contextlib.suppress(FileNotFoundError):
+                events.unlink()
+            argv += ["--json-file", str(events)]
+            channel["events"] = str(events)
+        return LaunchPlan([*argv, *request.extra_args], self.env(request), request.cwd, channel=channel)
+
+    def session_channels(self, request: ChannelRequest) -> Sequence[SessionChannel]:
+        """The ``--json-file`` stream of this session's launch (none for a session launched without one)."""
+        events = request.launch.get("events")
+        return [QwenJsonFileChannel(Path(events))] if events else []
 
 
 class QwenAcpDriver(QwenDriver):
@@ -66,5 +93,13 @@ class QwenAcpDriver(QwenDriver):
     input_delivery = InputDelivery.TRANSPORT
 
     def base_argv(self, request: LaunchRequest) -> list[str]:
+        if request.resume_id:  # ACP reopens a conversation with session/load (the transport's part), not a flag
+            raise ValueError("the qwen-acp driver resumes through ACP's session/load, not a command line")
         executable, *options = super().base_argv(request)
         return [executable, "--acp", *options]
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        return LaunchPlan([*self.base_argv(request), *request.extra_args], self.env(request), request.cwd)
+
+    def session_channels(self, request: ChannelRequest) -> Sequence[SessionChannel]:
+        return []  # ACP is the channel: the transport reads it
