@@ -56,7 +56,7 @@ async def test_a_driver_that_cannot_resume_is_refused_with_its_own_message(
     await resume_daemon(harness, monkeypatch, tmp_path)
     peer, work = harness.peer, tmp_path / "work"
     work.mkdir()
-    for driver in ("qwen", "opencode"):
+    for driver in ("opencode",):  # qwen resumes (test_qwen_resume_reaches_its_command_line)
         ack = await peer.command("session.start", driver=driver, cwd=str(work), name=f"r-{driver}", resume=EARLIER)
         assert not ack["ok"]
         assert ack["error"] == f"the {driver} driver cannot resume a conversation yet (no recorded way to do it)"
@@ -103,3 +103,21 @@ async def test_resume_reaches_the_cli_and_the_reported_conversation_is_kept(harn
     assert (await peer.command("session.stop", session=name))["ok"]
     (exited,) = peer.events(name, "session.exited")
     assert exited["data"] == {"status": "stopped", "conversation": NEWER}
+
+
+async def test_qwen_resume_reaches_its_command_line(harness, monkeypatch, tmp_path: Path) -> None:
+    fake = tmp_path / "fake-qwen"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$0.argv"\nexec cat > /dev/null\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("IMCODES_QWEN_BINARY", str(fake))
+    await resume_daemon(harness, monkeypatch, tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    ack = await harness.peer.command("session.start", driver="qwen", cwd=str(work), name="r-qwen", resume=EARLIER)
+    assert ack["ok"], ack
+    assert ack["result"]["session"]["conversation"] == EARLIER
+    argv_file = Path(f"{fake}.argv")
+    await harness.peer.wait_for(argv_file.exists, what="the stand-in qwen's argv")
+    argv = (await asyncio.to_thread(argv_file.read_text)).splitlines()
+    assert argv[argv.index("--resume") + 1] == EARLIER and "--json-file" in argv
+    assert (await harness.peer.command("session.stop", session="r-qwen"))["ok"]
