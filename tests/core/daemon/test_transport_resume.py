@@ -1,14 +1,19 @@
 """Transport (ACP) sessions that outlive their agent: session.start with resume (ACP session/load) and adoption
 after a daemon restart, with a real ACP peer process (tests/core/acp/tiny_agent.py) that keeps its conversations
-in its working folder and answers ``RECALL`` with the session's earlier prompts (proof of a loaded context)."""
+in its working folder and answers ``RECALL`` with the session's earlier prompts (proof of a loaded context); then the
+real ``qwen --acp`` against the fake model endpoint (marker agent_cli), whose requests show the earlier turn."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from imcodes_core.daemon.config import DaemonConfig
 from imcodes_core.daemon.journal import read_events
@@ -51,10 +56,10 @@ def tiny_host() -> PluginHost:
     return host
 
 
-async def linked(harness: Any) -> Daemon:
+async def linked(harness: Any, host: PluginHost | None = None) -> Daemon:
     """A daemon on the harness' home, linked to its peer (the peer keeps the frames of earlier daemons)."""
     seen = len(harness.peer.frames)
-    daemon = Daemon(DaemonConfig.create(harness.home), tiny_host())
+    daemon = Daemon(DaemonConfig.create(harness.home), host or tiny_host())
     harness.daemon = daemon
     harness.task = asyncio.create_task(daemon.serve(install_signals=False))
     await asyncio.wait_for(daemon.started.wait(), 10)
@@ -73,11 +78,11 @@ async def start(peer: Any, driver: str, cwd: Path, **fields: Any) -> dict[str, A
     return dict(ack["result"]["session"])
 
 
-async def turn(peer: Any, name: str, text: str) -> str:
+async def turn(peer: Any, name: str, text: str, within: float = 10) -> str:
     """Send a prompt and wait for its answer (the newest assistant.final that is not a replay)."""
     before = len(peer.events(name, "assistant.final"))
     assert (await peer.command("session.prompt", session=name, text=text))["ok"]
-    finals = await peer.wait_for(lambda: peer.events(name, "assistant.final")[before:], what=f"the answer to {text}")
+    finals = await peer.wait_for(lambda: peer.events(name, "assistant.final")[before:], within, f"answer to {text}")
     return str(finals[-1]["data"]["text"])
 
 
@@ -182,3 +187,76 @@ async def test_a_stored_session_whose_driver_is_gone_is_recorded_as_ended(harnes
     assert ended[0]["data"]["conversation"] == "c-1" and "not installed" in ended[0]["data"]["note"]
     assert daemon.registry.infos() == []
     assert json.loads((harness.home / "transports.json").read_text())["sessions"] == []
+
+
+def _acp_worlds() -> Any:
+    """The real ACP agents' worlds (tests/core/acp/conftest.py), loaded once (test_transport.py loads it too)."""
+    if "acp_worlds" in sys.modules:
+        return sys.modules["acp_worlds"]
+    spec = importlib.util.spec_from_file_location("acp_worlds", Path(__file__).parents[1] / "acp" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+_ACP = _acp_worlds()
+acp_world = _ACP.acp_world  # the fixture, shared with the ACP tests
+WORD = "ZEBRAQUUX"  # in the first turn only: a later model request that carries it has the earlier turn in context
+
+
+@pytest.fixture
+def qwen_cli() -> Path:
+    """The installed qwen (looked up before the harness points HOME at tmp_path), or skip saying why."""
+    qwen = Path(_ACP.installed_cli("qwen")[0])
+    if shutil.which("node", path=str(qwen.parent) + ":/usr/local/bin:/usr/bin:/bin") is None:
+        pytest.skip("no node to run qwen")
+    return qwen
+
+
+def asked_with_the_word(world: Any, after: int) -> bool:
+    return any(WORD in json.dumps(r.body) for r in world.endpoint.requests[after:] if r.api == "openai-chat")
+
+
+@pytest.mark.agent_cli
+@pytest.mark.slow
+async def test_qwen_acp_survives_a_daemon_restart_and_resumes_after_a_stop(
+    qwen_cli: Path, acp_world: Any, harness: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in acp_world.env.items():
+        monkeypatch.setenv(key, value)  # the daemon's environment is the agent's: HOME, XDG_*, OPENAI_*
+    monkeypatch.setenv("IMCODES_QWEN_BINARY", str(qwen_cli))
+    monkeypatch.setenv("IMCODES_QWEN_AUTH_TYPE", "openai")
+    await linked(harness, make_plugin_host())
+    peer = harness.peer
+    ack = await peer.command("session.start", driver="qwen-acp", cwd=str(acp_world.project), within=60)
+    assert ack["ok"], ack
+    name, conversation = ack["result"]["session"]["name"], ack["result"]["session"]["conversation"]
+    assert conversation  # Qwen Code 0.24.4 offers loadSession: its ACP sessionId is the conversation
+    assert "FAKE_OK" in await turn(peer, name, f"Remember the word {WORD}.", 60)
+    await harness.stop_daemon()
+    assert [s["name"] for s in json.loads((harness.home / "transports.json").read_text())["sessions"]] == [name]
+
+    daemon = await linked(harness, make_plugin_host())
+    adopted = await peer.wait_for(lambda: peer.events(name, "session.adopted"), 60, "session.adopted")
+    assert adopted[0]["data"]["conversation"] == conversation and adopted[0]["data"]["replayed"] >= 2
+    info = next(i for i in daemon.registry.infos() if i.name == name)
+    assert info.conversation == conversation and info.state == "idle"
+    seen = len(acp_world.endpoint.requests)
+    assert "FAKE_OK" in await turn(peer, name, "Which word did I ask you to remember?", 60)
+    assert asked_with_the_word(acp_world, seen), "the reloaded agent sent the model no earlier turn"
+
+    assert (await peer.command("session.stop", session=name, within=20))["ok"]
+    assert peer.events(name, "session.exited")[-1]["data"]["conversation"] == conversation
+    ack = await peer.command(
+        "session.start", driver="qwen-acp", cwd=str(acp_world.project), resume=conversation, within=60
+    )
+    assert ack["ok"], ack
+    resumed = ack["result"]["session"]["name"]
+    replay = [e["data"]["text"] for e in peer.events(resumed, "user.prompt") if e["data"].get("replayed")]
+    assert replay[:2] == [f"Remember the word {WORD}.", "Which word did I ask you to remember?"]
+    seen = len(acp_world.endpoint.requests)
+    assert "FAKE_OK" in await turn(peer, resumed, "And once more?", 60)
+    assert asked_with_the_word(acp_world, seen)
+    assert (await peer.command("session.stop", session=resumed, within=20))["ok"]
