@@ -46,7 +46,8 @@ def test_each_recorded_screen(name: str, screen: Callable[[str], str]) -> None:
 def test_the_permission_prompt_is_parsed(screen: Callable[[str], str]) -> None:
     prompt = permission_prompt(screen("opencode-permission-required-shell"))
     assert prompt is not None
-    assert prompt.choices == ("Allow once", "Allow always", "Reject")
+    assert prompt.shown == ("Allow once", "Allow always", "Reject")
+    assert [(c.key, c.label) for c in prompt.choices] == [("enter", "Allow once"), ("esc", "Reject")]
     assert (prompt.tool, prompt.detail) == ("Shell command", "echo fake-tool-ran > fake_tool_output.txt")
 
 

@@ -56,10 +56,7 @@ async def test_a_driver_that_cannot_resume_is_refused_with_its_own_message(
     await resume_daemon(harness, monkeypatch, tmp_path)
     peer, work = harness.peer, tmp_path / "work"
     work.mkdir()
-    for driver in ("opencode",):  # qwen resumes (test_qwen_resume_reaches_its_command_line)
-        ack = await peer.command("session.start", driver=driver, cwd=str(work), name=f"r-{driver}", resume=EARLIER)
-        assert not ack["ok"]
-        assert ack["error"] == f"the {driver} driver cannot resume a conversation yet (no recorded way to do it)"
+    # qwen and opencode resume (test_qwen_resume_reaches_its_command_line, test_opencode_resume_...)
     shell = await peer.command("session.start", driver="shell", cwd=str(work), name="r-shell", resume=EARLIER)
     assert not shell["ok"] and shell["error"] == "the shell driver cannot resume a conversation"
     assert tmux_sessions(harness) == []  # nothing was launched, nothing announced
@@ -121,3 +118,21 @@ async def test_qwen_resume_reaches_its_command_line(harness, monkeypatch, tmp_pa
     argv = (await asyncio.to_thread(argv_file.read_text)).splitlines()
     assert argv[argv.index("--resume") + 1] == EARLIER and "--json-file" in argv
     assert (await harness.peer.command("session.stop", session="r-qwen"))["ok"]
+
+
+async def test_opencode_resume_reaches_its_command_line(harness, monkeypatch, tmp_path: Path) -> None:
+    fake = tmp_path / "fake-opencode"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$0.argv"\nexec cat > /dev/null\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("IMCODES_OPENCODE_BINARY", str(fake))
+    await resume_daemon(harness, monkeypatch, tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    ack = await harness.peer.command("session.start", driver="opencode", cwd=str(work), name="r-oc", resume=EARLIER)
+    assert ack["ok"], ack
+    assert ack["result"]["session"]["conversation"] == EARLIER
+    argv_file = Path(f"{fake}.argv")
+    await harness.peer.wait_for(argv_file.exists, what="the stand-in opencode's argv")
+    argv = (await asyncio.to_thread(argv_file.read_text)).splitlines()
+    assert argv[argv.index("--session") + 1] == EARLIER and argv[argv.index("--port") + 1].isdigit()
+    assert (await harness.peer.command("session.stop", session="r-oc"))["ok"]

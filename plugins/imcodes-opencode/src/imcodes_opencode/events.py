@@ -1,8 +1,9 @@
 """OpenCode's server-sent events, read into a state.
 
 Started with ``--port N``, the TUI serves ``GET /event``: one JSON object per event with ``type`` and
-``properties``. :func:`sse_event` makes an :class:`AgentEvent` of one. Subscribing to the stream is the daemon's
-work (issue 5); this module only reads what it says.
+``properties``. :func:`sse_event` makes an :class:`AgentEvent` of one. The daemon follows the stream through
+:class:`imcodes_opencode.channel.OpenCodeEventChannel`, which passes the kinds in ``STATE_EVENTS`` on to
+:class:`OpenCodeEventDetector`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,21 @@ from imcodes_core.states import (
     StateDetector,
     StateReading,
     WorkDetail,
+)
+
+# The event kinds the detector reads; everything else on the stream (heartbeats, diffs, message and session
+# metadata) says nothing about the state and stays out of the session's recent events.
+STATE_EVENTS = frozenset(
+    {
+        "server.connected",
+        "session.status",
+        "session.idle",
+        "tui.command.execute",
+        "permission.asked",
+        "permission.replied",
+        "message.part.updated",
+        "message.part.delta",
+    }
 )
 
 

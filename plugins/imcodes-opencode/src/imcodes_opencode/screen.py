@@ -23,12 +23,24 @@ _IDLE = ("ctrl+p commands", "Ask anything…")
 _EXITED = re.compile(r"^Continue\s+opencode -s (\S+)")  # the exit summary: "Continue  opencode -s ses_..."
 
 
+# The dialog's choices that one key answers: "Allow once" is selected when the dialog opens (Enter confirms it),
+# Escape rejects. "Allow always" needs an arrow key and then a confirmation screen: not offered from the phone.
+PERMISSION_CHOICES = (("enter", "Allow once"), ("esc", "Reject"))
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    key: str  # what imcodes presses (a tmux key name the daemon knows: enter, esc)
+    label: str
+
+
 @dataclass(frozen=True, slots=True)
 class PermissionPrompt:
     question: str
-    choices: tuple[str, ...]  # picked with the arrow keys and Enter, in this order
+    choices: tuple[Choice, ...]
     tool: str = ""
     detail: str = ""
+    shown: tuple[str, ...] = ()  # every choice the dialog draws, in its order
 
 
 def screen_lines(screen: str) -> list[str]:
@@ -41,12 +53,13 @@ def parse_permission_prompt(lines: list[str]) -> PermissionPrompt | None:
     if not starts:
         return None
     body = lines[starts[-1] + 1 :]
-    choices = next((m.groups() for line in body if (m := _CHOICES.match(line))), None)
-    if choices is None:
+    shown = next((m.groups() for line in body if (m := _CHOICES.match(line))), None)
+    if shown is None:
         return None
     tool = next((line.lstrip("# ") for line in body if line.startswith("# ")), "")
     detail = next((line[2:] for line in body if line.startswith("$ ")), "")
-    return PermissionPrompt("Permission required", tuple(choices), tool, detail)
+    choices = tuple(Choice(key, label) for key, label in PERMISSION_CHOICES if label in shown)
+    return PermissionPrompt("Permission required", choices, tool, detail, tuple(shown))
 
 
 def permission_prompt(screen: str) -> PermissionPrompt | None:
@@ -70,7 +83,7 @@ class OpenCodeScreenDetector(ScreenPatternDetector):
             )
         if prompt := parse_permission_prompt(lines):
             what = f" ({prompt.tool}: {prompt.detail})" if prompt.tool or prompt.detail else ""
-            evidence = f"asks 'Permission required'{what}: {' / '.join(prompt.choices)}"
+            evidence = f"asks 'Permission required'{what}: {' / '.join(prompt.shown)}"
             return self._reading(SessionState.WAITING_PERMISSION, 0.9, evidence)
         footer = lines[-1]
         if _WORKING in footer:
