@@ -47,7 +47,9 @@ def hook_sessions(records: list[dict[str, Any]]) -> dict[str, list[AgentEvent]]:
 def status_sessions(records: list[dict[str, Any]]) -> dict[str, list[AgentEvent]]:
     sessions: dict[str, list[AgentEvent]] = defaultdict(list)
     for record in records:
-        sessions[record["content"]["sessionId"][:8]].append(status_event(record["content"], record["t"]))
+        sessions[record["content"]["sessionId"][:8]].append(
+            status_event(record["content"], record["file"], record["t"])
+        )
     return dict(sessions)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from imcodes_claude.hooks import settings_argument
+from imcodes_claude.status import ClaudeStatusChannel
+from imcodes_core.channels import ChannelRequest, SessionChannel
 from imcodes_core.drivers import Capability, InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
 
 # The versions whose screens and hook payloads the detectors were written against (shared/fixtures).
@@ -53,3 +55,8 @@ class ClaudeDriver(ProcessDriver):
         if self.base_url:
             env["ANTHROPIC_BASE_URL"] = self.base_url
         return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
+
+    def session_channels(self, request: ChannelRequest) -> Sequence[SessionChannel]:
+        """Claude's session status file (status.py), found by the pane's process: the launch runs ``claude``
+        itself in the pane (no shell), so the pane's pid is Claude's and its file is ``sessions/<pid>.json``."""
+        return [ClaudeStatusChannel(request.session, request.cwd, request.pane_pid)]

@@ -3,9 +3,13 @@
 - Hooks: Claude runs a configured command for each hook event with the payload as JSON on stdin; the payload
   names its event in ``hook_event_name``. :func:`hook_event` turns one payload into an :class:`AgentEvent`.
 - ``~/.claude/sessions/<pid>.json``: Claude rewrites it with ``status`` idle / busy / waiting (``waitingFor``);
-  :func:`status_event` turns one snapshot of it into an :class:`AgentEvent` of kind :data:`SESSION_STATUS`.
+  the session channel in status.py reports each change as ``status.<status>``, dated by Claude's
+  ``statusUpdatedAt`` (:func:`~imcodes_claude.status.status_event`).
 
-Installing the hooks and watching the file is the daemon's work (issue 5); this module only reads what they say.
+Both are read together: the event that became true last wins, by its time (``at``), not by when it reached the
+daemon. The two channels race: a hook is stamped by ``imcodes hook`` once its process runs (tens of ms after
+Claude fired it), the file is read up to one poll after Claude wrote it, so the order of arrival says little.
+Installing the hooks is hooks.py's work and following the file status.py's; this module only reads what they say.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from imcodes_claude.status import NO_STATUS, STATUS_PREFIX, status_event
 from imcodes_core.states import (
     AgentEvent,
     Observation,
@@ -23,8 +28,6 @@ from imcodes_core.states import (
     StateReading,
     WorkDetail,
 )
-
-SESSION_STATUS = "claude-session-status"
 
 # hook event -> (state, confidence, detail). Events not listed (MessageDisplay, PreCompact, ...) say nothing new.
 _HOOKS: Mapping[str, tuple[SessionState, float, WorkDetail | None]] = {
@@ -45,6 +48,7 @@ _NOTIFICATIONS: Mapping[str, SessionState] = {
     "idle_prompt": SessionState.IDLE,
 }
 _STATUS: Mapping[str, SessionState] = {
+    NO_STATUS: SessionState.STARTING,
     "idle": SessionState.IDLE,
     "busy": SessionState.WORKING,
     "waiting": SessionState.WAITING_PERMISSION,
@@ -56,9 +60,7 @@ def hook_event(payload: Mapping[str, Any], at: float) -> AgentEvent:
     return AgentEvent(str(payload.get("hook_event_name", "")), at, dict(payload))
 
 
-def status_event(content: Mapping[str, Any], at: float) -> AgentEvent:
-    """One snapshot of ``~/.claude/sessions/<pid>.json`` as an event."""
-    return AgentEvent(SESSION_STATUS, at, dict(content))
+__all__ = ["ClaudeEventDetector", "hook_event", "status_event"]
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -73,23 +75,23 @@ class ClaudeEventDetector(StateDetector):
     drivers = frozenset({"claude"})
 
     def read(self, observation: Observation) -> StateReading | None:
-        for event in reversed(observation.events):
+        chosen: tuple[StateReading, AgentEvent] | None = None
+        newest = float("-inf")
+        clock = 0.0  # an event without a time is taken as of the event before it (arrival order)
+        for event in observation.events:
+            clock = event.at if event.at > 0 else clock
             reading = self._read_event(event)
-            if reading is not None:
-                return replace(reading, at=event.at) if event.at > 0 else reading  # as of the event, not now
-        return None
+            if reading is not None and clock >= newest:  # a tie goes to the later arrival
+                chosen, newest = (reading, event), clock
+        if chosen is None:
+            return None
+        reading, event = chosen
+        return replace(reading, at=event.at) if event.at > 0 else reading  # as of the event, not now
 
     def _read_event(self, event: AgentEvent) -> StateReading | None:
         data = event.data if isinstance(event.data, Mapping) else {}
-        if event.kind == SESSION_STATUS:
-            status = _text(data, "status")
-            if not status:  # the file is written before the TUI is ready
-                return self._reading(SessionState.STARTING, 0.8, "session file without a status yet")
-            state = _STATUS.get(status)
-            if state is None:
-                return None
-            waiting = _text(data, "waitingFor")
-            return self._reading(state, 0.9, f"session file says {status}" + (f" ({waiting})" if waiting else ""))
+        if event.kind.startswith(STATUS_PREFIX):
+            return self._read_status(event.kind.removeprefix(STATUS_PREFIX), data)
         if event.kind == "Notification":
             kind = _text(data, "notification_type")
             state = _NOTIFICATIONS.get(kind)
@@ -108,6 +110,21 @@ class ClaudeEventDetector(StateDetector):
         elif event.kind == "SessionEnd" and _text(data, "reason"):
             evidence += f" (reason {_text(data, 'reason')})"
         return self._reading(state, confidence, evidence, detail)
+
+    def _read_status(self, status: str, data: Mapping[str, Any]) -> StateReading | None:
+        state = _STATUS.get(status)
+        if state is None:
+            return None
+        file = _text(data, "file")
+        where = "/".join(file.split("/")[-2:]) if file else "session file"
+        if status == NO_STATUS:  # the file is written before the TUI is ready
+            return self._reading(state, 0.8, f"{where}: no status yet")
+        waiting = _text(data, "waitingFor")
+        evidence = f"{where}: {status}" + (f" ({waiting})" if waiting else "")
+        # Claude says idle once its TUI is up, maybe before the input box takes keys (as SessionStart): until a
+        # first turn, the screen decides when the session is ready for a prompt
+        confidence = 0.6 if status == "idle" and data.get("turns") == 0 else 0.9
+        return self._reading(state, confidence, evidence)
 
     def _reading(
         self, state: SessionState, confidence: float, evidence: str, detail: WorkDetail | None = None
