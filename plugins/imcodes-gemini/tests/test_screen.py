@@ -75,6 +75,8 @@ def test_hooks_running_say_nothing_about_the_state() -> None:
     bar = "▄" * 40, "> Type your message or @path/to/file", "▀" * 40
     hooks = "⠏ Executing Hooks: imcodes, imcodes, imcodes, imcodes (esc to cancel, 0s)"
     assert GeminiScreenDetector().read(Observation("gemini", "\n".join([hooks, *bar]))) is None
+    one_hook = "⠸ Executing Hook: imcodes (esc to cancel, 0s)"  # seen through the daemon with one hook running
+    assert GeminiScreenDetector().read(Observation("gemini", "\n".join([one_hook, *bar]))) is None
     thinking = "⠏ Thinking about it (esc to cancel, 3s)"
     reading = GeminiScreenDetector().read(Observation("gemini", "\n".join([thinking, *bar])))
     assert reading is not None and reading.state is S.WORKING

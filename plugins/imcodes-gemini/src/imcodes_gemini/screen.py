@@ -26,7 +26,8 @@ _QUESTION = re.compile(r"^(Allow execution of .+\?|Apply this change\?|Do you wa
 _CHOICE = re.compile(r"^(●)?\s*(\d)\.\s+(\S.*?)$")
 _TOOL = re.compile(r"^\?\s+(\w+)\s+(.+)$")  # "? Shell  echo fake-tool-ran > fake_tool_output.txt"
 _WORKING = re.compile(r"^\S\s+(.+?)\s+\(esc to cancel, (\d+[smh])\)")
-_HOOKS_RUNNING = "Executing Hooks:"  # "⠏ Executing Hooks: imcodes, imcodes (esc to cancel, 0s)"
+# "⠏ Executing Hooks: imcodes, imcodes (esc to cancel, 0s)", or "Executing Hook: imcodes (...)" for one hook
+_HOOKS_RUNNING = ("Executing Hooks:", "Executing Hook:")
 _IDLE = "Type your message or @path/to/file"
 # The input box paints before Gemini is ready: "ℹ Initializing... Prompts will be queued." shows above it then.
 _INITIALIZING = re.compile(r"Initializing\.\.\.|Prompts will be queued\.")
