@@ -18,6 +18,7 @@ from imcodes_core.states import AgentEvent, Observation, SessionState
 
 TOOL_TURN = "qwen-tui-json-file-events.jsonl"  # a prompt, can_use_tool, the approval, the tool result, the answer
 TEXT_TURN = "qwen-tui-json-file-text-turn.jsonl"  # session_start, a text turn, session_end
+SPLIT_TURN = "qwen-tui-json-file-tool-turn.jsonl"  # text, then a tool call, as two assistant lines of one message
 CONVERSATION = "31aa30a9-5522-40b5-8d5e-d4903d5f74ce"
 Records = Callable[[str], list[dict[str, Any]]]
 
@@ -82,6 +83,22 @@ def test_the_tool_turn_reads_as_the_chat_a_person_follows(jsonl: Records) -> Non
     assert "Exit Code: 0" in result["output"]
     assert data["assistant.delta"]["text"] == "Tool finished. FAKE_TOOL_DONE"  # the streamed pieces, joined
     assert data["assistant.final"] == {"text": "Tool finished. FAKE_TOOL_DONE"}
+
+
+def test_text_before_a_tool_call_is_no_answer(jsonl: Records) -> None:
+    events = chat_of(jsonl(SPLIT_TURN))
+    assert [kind for kind, _ in events] == [
+        "user.prompt",
+        "assistant.delta",  # "I will run a shell command.", streamed: shown, but no answer
+        "tool.call",
+        "permission.requested",
+        "permission.answered",
+        "tool.result",
+        "assistant.delta",
+        "assistant.final",
+    ]
+    assert events[1][1]["text"] == "I will run a shell command."
+    assert events[-1][1] == {"text": "The command ran. FAKE_TOOL_DONE"}
 
 
 def test_odd_messages_make_no_chat_and_no_error() -> None:

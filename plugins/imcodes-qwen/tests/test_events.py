@@ -10,10 +10,11 @@ from imcodes_core.states import Observation, SessionState
 from imcodes_core.testing.contracts import StateDetectorContract
 
 S = SessionState
-STATE_CODES = {"D": S.IDLE, "W": S.WORKING, "P": S.WAITING_PERMISSION}
-# session_start; the prompt and a streamed tool call; can_use_tool (9) answered (10); the tool result and the
-# streamed final answer; the final assistant message (17) and its message_stop.
-EXPECTED = "D" + "W" * 8 + "P" + "W" * 7 + "DD"
+STATE_CODES = {"-": None, "D": S.IDLE, "W": S.WORKING, "P": S.WAITING_PERMISSION}
+# session_start (no opinion: the TUI may still be initializing, the screen tells); the prompt and a streamed tool
+# call; can_use_tool (9) answered (10); the tool result and the streamed final answer and its assistant line (17);
+# its message_stop (18) ends the turn.
+EXPECTED = "-" + "W" * 8 + "P" + "W" * 8 + "D"
 
 
 class TestQwenEventDetector(StateDetectorContract):
@@ -40,3 +41,16 @@ def test_the_permission_request_names_the_command(jsonl: Callable[[str], list[di
     reading = QwenEventDetector().read(Observation("qwen", events=events))
     assert reading is not None and reading.state is S.WAITING_PERMISSION
     assert "run_shell_command" in reading.evidence and "echo fake-tool-ran" in reading.evidence
+
+
+def test_text_before_a_tool_call_does_not_end_the_turn(jsonl: Callable[[str], list[dict[str, Any]]]) -> None:
+    # Qwen writes the message's text ("I will run a shell command.") as an assistant line of its own, then the tool
+    # call; only message_stop ends the message, and one with a tool call ends no turn
+    records = jsonl("qwen-tui-json-file-tool-turn.jsonl")
+    detector, seen = QwenEventDetector(), []
+    for count in range(1, len(records) + 1):
+        reading = detector.read(Observation("qwen", events=tuple(json_file_event(r, 0.0) for r in records[:count])))
+        state = reading.state if reading is not None else None
+        if state is not None and (not seen or seen[-1] != state):
+            seen.append(state)
+    assert seen == [S.WORKING, S.WAITING_PERMISSION, S.WORKING, S.IDLE, S.EXITED]

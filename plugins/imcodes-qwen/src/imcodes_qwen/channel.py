@@ -60,6 +60,8 @@ class QwenChat:
         self.tools: dict[str, str] = {}  # tool_use id -> tool name
         self._delta: list[str] = []
         self._delta_id = ""
+        self._texts: list[str] = []  # the text blocks of the model message being written
+        self._calls_tool = False  # whether that message calls a tool (then it is no answer yet)
 
     def read(self, message: Mapping[str, Any]) -> list[ChatEvent]:
         kind = message.get("type")
@@ -94,13 +96,20 @@ class QwenChat:
         if kind == "message_start":
             events = self.flush()
             self._delta_id = str(_mapping(event.get("message")).get("id") or "")
+            self._texts, self._calls_tool = [], False
             return events
         delta = _mapping(event.get("delta"))
         if kind == "content_block_delta" and delta.get("type") == "text_delta":
             self._delta.append(str(delta.get("text") or ""))
             return self.flush() if sum(map(len, self._delta)) >= DELTA_CHARS else []
-        if kind in ("content_block_stop", "message_stop"):
+        if kind == "content_block_stop":
             return self.flush()
+        if kind == "message_stop":  # the whole message is written: without a tool call, its text is the answer
+            events, text = self.flush(), "".join(self._texts)
+            if text and not self._calls_tool:
+                events.append(("assistant.final", {"text": text}))
+            self._texts, self._calls_tool = [], False
+            return events
         return []
 
     def _user(self, blocks: list[Mapping[str, Any]]) -> list[ChatEvent]:
@@ -121,10 +130,11 @@ class QwenChat:
         return events
 
     def _assistant(self, blocks: list[Mapping[str, Any]]) -> list[ChatEvent]:
+        """One ``assistant`` line is one content block of the model's message (Qwen writes the text and the tool
+        call as two lines of one message): the answer is known at ``message_stop``."""
+        self._texts.append(_texts(blocks))
         calls = [block for block in blocks if block.get("type") == "tool_use"]
-        if not calls:  # a message without a tool call ends the turn: its text is the answer
-            text = _texts(blocks)
-            return [("assistant.final", {"text": text})] if text else []
+        self._calls_tool = self._calls_tool or bool(calls)
         events: list[ChatEvent] = []
         for call in calls:
             call_id, tool = str(call.get("id") or ""), str(call.get("name") or "")
