@@ -77,6 +77,24 @@ def test_hooks_running_say_nothing_about_the_state() -> None:
     assert GeminiScreenDetector().read(Observation("gemini", "\n".join([hooks, *bar]))) is None
     one_hook = "⠸ Executing Hook: imcodes (esc to cancel, 0s)"  # seen through the daemon with one hook running
     assert GeminiScreenDetector().read(Observation("gemini", "\n".join([one_hook, *bar]))) is None
+    pending = ["╭" + "─" * 30 + "╮", "│ o  Shell sleep 1 && touch out.txt │", "╰" + "─" * 30 + "╯"]
+    assert GeminiScreenDetector().read(Observation("gemini", "\n".join([*pending, hooks, *bar]))) is None
+
+
+def test_hooks_running_after_an_approved_tool_started_are_working() -> None:
+    """Seen through the daemon: after "Allow once" the tool's box shows ⊷/⊶ (executing) while the AfterTool hook
+    runs ("Executing Hook: imcodes"); silence there let the older permission Notification win again."""
+    bar = "▄" * 40, "> Type your message or @path/to/file", "▀" * 40
+    for glyph in "⊷⊶":
+        box = [
+            "╭" + "─" * 40 + "╮",
+            f"│ {glyph}  Shell sleep 1 && touch fake_tool_output.txt │",
+            "╰" + "─" * 40 + "╯",
+        ]
+        hook = "⠼ Executing Hook: imcodes (esc to cancel, 1s)"
+        reading = GeminiScreenDetector().read(Observation("gemini", "\n".join([*box, hook, *bar])))
+        assert reading is not None and reading.state is S.WORKING, reading
+        assert reading.evidence == "tool running: Shell sleep 1 && touch fake_tool_output.txt"
     thinking = "⠏ Thinking about it (esc to cancel, 3s)"
     reading = GeminiScreenDetector().read(Observation("gemini", "\n".join([thinking, *bar])))
     assert reading is not None and reading.state is S.WORKING

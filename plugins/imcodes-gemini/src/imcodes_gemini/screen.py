@@ -28,6 +28,9 @@ _TOOL = re.compile(r"^\?\s+(\w+)\s+(.+)$")  # "? Shell  echo fake-tool-ran > fak
 _WORKING = re.compile(r"^\S\s+(.+?)\s+\(esc to cancel, (\d+[smh])\)")
 # "⠏ Executing Hooks: imcodes, imcodes (esc to cancel, 0s)", or "Executing Hook: imcodes (...)" for one hook
 _HOOKS_RUNNING = ("Executing Hooks:", "Executing Hook:")
+# A tool's box while it runs: "│ ⊷  Shell sleep 1 && touch out.txt │" (EXECUTING in Gemini's TOOL_STATUS, animated
+# with ⊶; borders are stripped by screen_lines); "o" is pending (before the permission question), "?" confirming.
+_TOOL_EXECUTING = re.compile(r"^[⊶⊷]\s+(\S+)\s+(.*)$")
 _IDLE = "Type your message or @path/to/file"
 # The input box paints before Gemini is ready: "ℹ Initializing... Prompts will be queued." shows above it then.
 _INITIALIZING = re.compile(r"Initializing\.\.\.|Prompts will be queued\.")
@@ -94,6 +97,13 @@ class GeminiScreenDetector(ScreenPatternDetector):
     name = "gemini-screen"
     drivers = frozenset({"gemini"})
 
+    def _tool_running(self, lines: list[str]) -> StateReading | None:
+        """Working when a tool's box shows it executing (e.g. AfterTool hooks run after an approved tool)."""
+        running = next((m for line in reversed(lines) if (m := _TOOL_EXECUTING.match(line))), None)
+        if running is None:
+            return None
+        return self._reading(SessionState.WORKING, 0.8, f"tool running: {running.group(1)} {running.group(2)}")
+
     def read(self, observation: Observation) -> StateReading | None:
         lines = screen_lines(observation.screen)
         if not lines:
@@ -115,8 +125,9 @@ class GeminiScreenDetector(ScreenPatternDetector):
                 if working.group(1).startswith(_HOOKS_RUNNING):
                     # Gemini shows this while hooks run, ours included, at every event: at the permission
                     # Notification and at AfterAgent too. The hook's own event tells the state; a screen reading
-                    # here would outrank it for being newer and flip a waiting session back to working.
-                    return None
+                    # here would outrank it for being newer and flip a waiting session back to working. Unless a
+                    # tool is running (approved): then silence let the older permission Notification win again.
+                    return self._tool_running(lines)
                 evidence = f"{working.group(1)} ({working.group(2)}, esc to cancel)"
                 return self._reading(SessionState.WORKING, 0.8, evidence)
         if any(_QUEUED in line for line in lines):
