@@ -77,9 +77,10 @@ class ClaudeEventDetector(StateDetector):
     def read(self, observation: Observation) -> StateReading | None:
         chosen: tuple[StateReading, AgentEvent] | None = None
         newest = float("-inf")
-        clock = 0.0  # an event without a time is taken as of the event before it (arrival order)
+        latest = 0.0  # an event without a time is taken as the newest so far (it came last)
         for event in observation.events:
-            clock = event.at if event.at > 0 else clock
+            latest = max(latest, event.at)
+            clock = event.at if event.at > 0 else latest
             reading = self._read_event(event)
             if reading is not None and clock >= newest:  # a tie goes to the later arrival
                 chosen, newest = (reading, event), clock
