@@ -18,5 +18,6 @@ def test_registers_the_driver_detector_and_setting_it_declares() -> None:
     (entry_point,) = [ep for ep in metadata.entry_points(group="imcodes") if ep.name == "openclaw"]
     host = make_plugin_host(PluginSettings(strict=True), entry_points=[entry_point])
     assert host.agent_driver("openclaw").tested_versions == ("2026.9.6",)
+    assert str(host.agent_driver("openclaw-acp").kind) == "transport"
     assert "openclaw-screen" in {d.name for d in host.state_detectors()}
-    assert "openclaw_binary" in {s.name for s in host.settings_specs()}
+    assert {"openclaw_binary", "openclaw_gateway", "openclaw_gateway_port"} <= {s.name for s in host.settings_specs()}

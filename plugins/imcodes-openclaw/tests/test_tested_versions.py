@@ -11,10 +11,10 @@ from imcodes_core.specs import AgentDriverSpec
 from imcodes_core.testing.agent_pins import find_install_script, read_pins
 
 
-@pytest.fixture
-def spec(monkeypatch: pytest.MonkeyPatch) -> AgentDriverSpec:
+@pytest.fixture(params=["openclaw", "openclaw-acp"])
+def spec(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AgentDriverSpec:
     monkeypatch.delenv("IMCODES_OPENCLAW_BINARY", raising=False)  # the driver launches the CLI by its own name
-    (declared,) = imcodes_agent_drivers()
+    (declared,) = [s for s in imcodes_agent_drivers() if s.name == request.param]
     return declared
 
 

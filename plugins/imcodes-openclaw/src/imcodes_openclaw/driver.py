@@ -1,15 +1,30 @@
-"""The OpenClaw driver: ``openclaw chat`` in a tmux pane.
+"""The OpenClaw drivers: ``openclaw chat`` in a tmux pane, and ``openclaw acp`` driven headless through ACP.
 
-The fixtures record OpenClaw 2026.9.6 running as ``openclaw chat`` (its TUI, "local embedded" mode) but not yet
-driven against a fake model endpoint, and DESIGN plans its persistent WebSocket gateway as the real transport
-(issue 5). So today: the launch plan, and a screen detector for the two status lines that were recorded.
+The pane driver: the fixtures record OpenClaw 2026.9.6 running as ``openclaw chat`` (its TUI, "local embedded"
+mode); a screen detector reads its status line. The transport: ``openclaw acp`` speaks ACP on stdio and forwards
+to an OpenClaw Gateway over WebSocket, so it is launched through :mod:`imcodes_openclaw.bridge`, which joins a
+running Gateway or starts one for the session. The Gateway's exec approvals reach the ACP client as
+``session/request_permission`` (with ``tools.exec.mode: "ask"`` in OpenClaw's config), and so the phone.
 """
 
 from __future__ import annotations
 
-from imcodes_core.drivers import InputDelivery, LaunchPlan, LaunchRequest, ProcessDriver
+import sys
+
+from imcodes_core.drivers import (
+    Capability,
+    DriverKind,
+    InputDelivery,
+    LaunchPlan,
+    LaunchRequest,
+    ProcessDriver,
+)
+from imcodes_openclaw.bridge import GATEWAY_MODES, QUIET_ENV
 
 TESTED_VERSIONS = ("2026.9.6",)
+# Over ACP the daemon also interrupts (session/cancel) and records the chat events itself. No RESUME claimed:
+# the bridge offers session/load, but no resumed conversation has been recorded yet.
+ACP_CAPABILITIES = frozenset({Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
 
 
 class OpenClawDriver(ProcessDriver):
@@ -27,4 +42,37 @@ class OpenClawDriver(ProcessDriver):
 
     def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
         env = {**request.env, "IMCODES_SESSION": request.session}
+        return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
+
+
+class OpenClawAcpDriver(OpenClawDriver):
+    """``openclaw acp`` behind :mod:`imcodes_openclaw.bridge` (this Python runs it): no TUI, the daemon speaks ACP
+    on its stdio (imcodes_core/daemon/transport.py). ``gateway``: ``auto`` joins the Gateway on ``gateway_port``
+    or starts one for the session, ``external`` runs only the bridge (``--url`` etc. go in ``extra_args``).
+    ``gateway_port`` 0: ``$OPENCLAW_GATEWAY_PORT``, else OpenClaw's default 18789."""
+
+    name = "openclaw-acp"
+    kind = DriverKind.TRANSPORT
+    input_delivery = InputDelivery.TRANSPORT
+
+    def __init__(self, executable: str = "openclaw", gateway: str = "auto", gateway_port: int = 0) -> None:
+        super().__init__(executable)
+        if gateway not in GATEWAY_MODES:
+            raise ValueError(f"openclaw gateway mode {gateway!r}: expected one of {', '.join(GATEWAY_MODES)}")
+        if not 0 <= gateway_port < 65536:
+            raise ValueError(f"openclaw gateway port {gateway_port} is not a TCP port")
+        self.gateway = gateway
+        self.gateway_port = gateway_port
+
+    def base_argv(self, request: LaunchRequest) -> list[str]:
+        if request.resume_id:  # the daemon reopens ACP conversations with session/load, never by argument
+            raise ValueError("the openclaw-acp driver takes no resume id: the daemon resumes over ACP")
+        argv = [sys.executable, "-m", "imcodes_openclaw.bridge", "--openclaw", self.executable or "openclaw"]
+        argv += ["--gateway", self.gateway]
+        if self.gateway_port:
+            argv += ["--port", str(self.gateway_port)]
+        return [*argv, "--"]
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        env = {**request.env, **QUIET_ENV, "IMCODES_SESSION": request.session}
         return LaunchPlan([*self.base_argv(request), *request.extra_args], env, request.cwd)
