@@ -41,3 +41,26 @@ test("only the newest unanswered permission question offers its choices", () => 
   assert.deepEqual(items[1].choices, [{ key: "1", label: "Yes" }, { key: "3", label: "No" }]);
   assert.deepEqual(items[0].choices, [{ key: "allow", label: "Allow once" }]);
 });
+
+test("a prompt told by the daemon and by the agent's channel shows once; the same text after an answer shows again", () => {
+  const items = chatItems([
+    ev("user.prompt", { text: "run the tests" }),
+    ev("user.prompt", { text: "run the tests", source: "hook" }),
+    ev("assistant.final", { text: "done" }),
+    ev("user.prompt", { text: "run the tests", via: "qwen-json-file" }),
+  ]);
+  assert.deepEqual(items.map((i) => [i.kind, i.text]), [["user", "run the tests"], ["assistant", "done"], ["user", "run the tests"]]);
+});
+
+test("a question from a machine channel and the same question read off the screen make one card with the choices", () => {
+  const hook = { tool: "Bash", input: "rm -rf build", via: "hook" };
+  const screen = { question: "Do you want to proceed?", tool: "", choices: [{ key: "1", label: "Yes" }, { key: "3", label: "No" }] };
+  for (const order of [[hook, screen], [screen, hook]]) {
+    const items = chatItems(order.map((d) => ev("permission.requested", d)));
+    assert.equal(items.length, 1);
+    assert.equal(items[0].open, true);
+    assert.deepEqual(items[0].choices.map((c) => c.key), ["1", "3"]);
+    assert.equal(items[0].data.tool, "Bash"); // an empty field never hides a known one
+    assert.equal(items[0].data.question, "Do you want to proceed?");
+  }
+});

@@ -1,7 +1,7 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v7";
+const CACHE = "imcodes-shell-v8";
 const SHELL = [
   "/",
   "/static/app.css",

@@ -13,6 +13,7 @@ const CLIP = 4000; // characters of one tool result / thinking block shown
 export function chatItems(events) {
   const items = [];
   let streaming = null;
+  let lastUser = null; // the prompt of the turn in progress
   const answered = new Set();
   for (const event of events) {
     if (event.kind === "permission.answered") answered.add(event.data?.request_id ?? event.data?.question ?? "");
@@ -20,11 +21,18 @@ export function chatItems(events) {
   for (const event of events) {
     const data = event.data || {};
     if (event.kind !== "assistant.delta" && !QUIET.has(event.kind)) streaming = null;
+    if (event.kind.startsWith("assistant.") || event.kind === "session.started") lastUser = null;
     switch (event.kind) {
       case "user.prompt":
-      case "input":
-        items.push({ kind: "user", text: String(data.text ?? ""), typed: event.kind === "input" });
+      case "input": {
+        // The same prompt is often told twice: by the daemon that delivered it and by the agent's own channel
+        // (a hook, an event stream). Until an answer comes, the same text again is the same prompt.
+        const text = String(data.text ?? "");
+        if (lastUser && lastUser.text.trim() === text.trim()) break;
+        lastUser = { kind: "user", text, typed: event.kind === "input" };
+        items.push(lastUser);
         break;
+      }
       case "assistant.delta":
         if (streaming && streaming.id === (data.message_id ?? streaming.id)) streaming.text += String(data.text ?? "");
         else {
@@ -51,6 +59,15 @@ export function chatItems(events) {
         const choices = (data.choices || []).map((c) => ({ key: String(c.key), label: String(c.label ?? c.key) }));
         for (const o of data.options || []) choices.push({ key: String(o.id), label: String(o.name ?? o.id) });
         const id = data.request_id ?? data.question ?? "";
+        const last = items[items.length - 1];
+        // One question told twice: by a machine channel (tool and input, no choices) and read off the screen
+        // (the question and the keys that answer it). Shown as one card with both.
+        if (last && last.kind === "permission" && last.open && (!last.choices.length || !choices.length)) {
+          last.data = { ...last.data, ...Object.fromEntries(Object.entries(data).filter(([, v]) => v !== "" && v != null)) };
+          if (!last.choices.length) last.choices = choices;
+          if (id && answered.has(id)) last.open = false;
+          break;
+        }
         items.push({ kind: "permission", data, choices, open: !answered.has(id) });
         break;
       }
