@@ -49,6 +49,9 @@ class SignalSource(IntEnum):
     PROCESS = 40  # the pane or process itself (death, exit status)
 
 
+PERMISSION_ANSWERED = "imcodes.permission_answered"  # the event the daemon adds when it answered a question
+
+
 @dataclass(frozen=True, slots=True)
 class AgentEvent:
     """One structured event an agent reported through a machine channel (hook, stream, transcript line)."""

@@ -24,6 +24,7 @@ from imcodes_core.daemon.registry import SessionError
 from imcodes_core.daemon.tmux import TmuxError
 from imcodes_core.drivers import InputDelivery
 from imcodes_core.redaction import redact
+from imcodes_core.states import PERMISSION_ANSWERED, AgentEvent
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class AgentIO:
         question = str(getattr(prompt, "question", ""))
         data = {"question": question[:500], "choice": str(picked.key), "label": str(picked.label)[:200]}
         self.live.emit("permission.answered", data)
+        # the detectors learn it at once (the builtin imcodes-answers detector): no agent reports the approval
+        self.live.machine_event(AgentEvent(PERMISSION_ANSWERED, time.time(), data))
         return data
 
     async def announce_permission(self) -> None:

@@ -21,7 +21,7 @@ from imcodes_core.host import PluginHost
 from imcodes_core.states import Observation, SessionState, SignalSource, StateDetector, StateReading
 
 POLL_SECONDS = 0.1
-GENERIC_DETECTORS = frozenset({"pane-life", "generic-screen"})
+GENERIC_DETECTORS = frozenset({"pane-life", "imcodes-answers", "generic-screen"})
 
 
 def agent_cli_dir() -> Path:

@@ -134,6 +134,9 @@ async def test_a_permission_question_is_announced_and_answered_by_choice(harness
     assert not wrong["ok"] and "Yes" in wrong["error"] and "No" in wrong["error"]
     ack = await peer.command("permission.answer", session=name, choice="Yes")
     assert ack["ok"] and ack["result"]["label"] == "Yes", ack
+    # working at once, from the answer itself (the question may still be painted on the screen)
+    live = harness.daemon.registry.get(name)
+    assert live.verdict.state == "working" and "permission answered from imcodes (Yes)" in live.verdict.reason
     await harness.screen_shows(name, "● ran risky thing")
     (answered,) = peer.events(name, "permission.answered")
     assert answered["data"] == {"question": QUESTION, "choice": "y\r", "label": "Yes"}
