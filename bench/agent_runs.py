@@ -1,8 +1,9 @@
 """Scripted turns through the REAL agent CLIs, with ground truth kept apart from the detectors being measured.
 
 Each CLI runs as ``tests/agents`` runs it (the harness and the tests' own setup recipes are loaded from their
-files, nothing is copied but the world fixture): Claude through the daemon (its hooks channel counts), the others
-through the harness's detector loop (every detector the plugin host has, plus OpenCode's event stream).
+files, nothing is copied but the world fixture): Claude through the daemon (its hooks, and its session status file
+followed as the daemon follows every driver's session channels), the others through the harness's detector loop
+(every detector the plugin host has, plus OpenCode's event stream).
 
 The script never waits on the detectors: it drives each turn by the ground truth (the fake endpoint's requests and
 the tests' screen markers read every 50 ms by :class:`TruthWatch`), so a detector that misses cannot stall it.
@@ -341,7 +342,8 @@ def _source(source: Any) -> str:
 
 
 def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Path) -> Run:
-    """Through the daemon, as tests/agents/test_claude_hooks.py runs Claude: its hooks report on the event socket."""
+    """Through the daemon, as tests/agents/test_claude_hooks.py runs Claude: its hooks report on the event socket, and
+    the daemon follows the session channels the driver names (Claude's status file) as it always does."""
     from imcodes_core.daemon.config import DaemonConfig
     from imcodes_core.daemon.lifecycle import Daemon
     from imcodes_core.host import make_plugin_host
@@ -376,6 +378,8 @@ def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Pa
             call(daemon.commands.handle(SessionStart(id="b1", driver=recipe.cli, cwd=str(world.project)))) or "{}"
         )
         name = started["result"]["session"]["name"]
+        followed = [sink.channel for sink in daemon.registry.followers.sinks.get(name, [])]
+        run.channel += f", session channels followed: {', '.join(followed) or 'none'}"
 
         def capture() -> tuple[str, bool]:
             shown = subprocess.run(
@@ -398,7 +402,7 @@ def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Pa
     finally:
         if watch is not None:
             watch.stop()
-        daemon.request_stop()
+        loop.call_soon_threadsafe(daemon.request_stop)  # the loop runs in its own thread: wake it
         try:
             served.result(15)
         finally:

@@ -62,6 +62,7 @@ def report(run: Run, matched: list[tuple[S, float | None, str, bool]]) -> list[s
     )
     if delays:
         lines.append(f"   delay p50={percentile(delays, 50):7.0f} ms  p99={percentile(delays, 99):7.0f} ms")
+    lines += per_transition(run, matched)
     lines.append(f"   {'transition':<34}{'delay ms':>10}  source")
     previous = S.STARTING
     for (state, _, proof), (_, delay, source, early) in zip(run.truth, matched, strict=True):
@@ -69,6 +70,22 @@ def report(run: Run, matched: list[tuple[S, float | None, str, bool]]) -> list[s
         lines.append(f"   {f'{previous}->{state}':<34}{shown:>14}  {source}  [{proof}]")
         previous = state
     lines.append("   detected trail: " + " ".join(f"{s}" for s, _, _ in run.detected))
+    return lines
+
+
+def per_transition(run: Run, matched: list[tuple[S, float | None, str, bool]]) -> list[str]:
+    """Delay p50/p99 per kind of transition (early counts as 0), with the sources that won it."""
+    kinds: dict[str, list[tuple[float | None, str]]] = {}
+    previous = S.STARTING
+    for (state, _, _), (_, delay, source, _) in zip(run.truth, matched, strict=True):
+        kinds.setdefault(f"{previous}->{state}", []).append((delay, source))
+        previous = state
+    lines = [f"   {'per transition':<34}{'n':>3}{'p50 ms':>9}{'p99 ms':>9}  sources"]
+    for kind, found in kinds.items():
+        delays = [max(0.0, d) for d, _ in found if d is not None]
+        won = Counter(src for d, src in found if d is not None)
+        p50, p99 = (f"{percentile(delays, q):9.0f}" if delays else f"{'-':>9}" for q in (50, 99))
+        lines.append(f"   {kind:<34}{len(found):>3}{p50}{p99}  {dict(won)} missed {len(found) - len(delays)}")
     return lines
 
 
