@@ -7,16 +7,12 @@ becomes the session's ``state_reason``. Prompts, permission answers and interrup
 ``session.prompt`` / ``permission.answer`` / ``session.interrupt`` and go to the agent as ACP messages; a session
 has no terminal.
 
-Conversations: when the agent's ``initialize`` answer offers ``session/load`` (``agentCapabilities.loadSession``),
-the ACP sessionId is the session's ``conversation`` (in SessionInfo and session.exited, for the web client's
-Resume), and ``session.start`` with ``resume`` opens the agent with ``session/load`` instead of ``session/new``
-(refused, with the reason, when the agent does not offer it). The conversation the agent replays while loading is
-shown in the new session, its newest REPLAY_SHOWN events marked ``replayed: true`` after a ``session.resumed``.
-
-Daemon restarts: transport agents are the daemon's children and stop with it, but a session with a conversation
-lives on: it is kept in ``<home>/transports.json`` and the next daemon starts its agent again with
-``session/load`` under the same name and journal (``session.adopted``; the replay is not journaled twice), or
-records ``session.exited`` with the conversation when the agent cannot reload it (daemon/transport_store.py).
+Conversations (docs/acp.md): when the agent offers ACP ``session/load`` (``agentCapabilities.loadSession``), its
+sessionId is the session's ``conversation`` (SessionInfo, session.exited: what the web client's Resume offers);
+``session.start`` with ``resume`` opens the agent with ``session/load`` instead of ``session/new``, or is refused
+with the reason. Transport agents stop with the daemon, but a session with a conversation is kept in
+``<home>/transports.json`` and the next daemon starts its agent again on it, same name and journal
+(``session.adopted``; daemon/transport_store.py).
 """
 
 from __future__ import annotations
@@ -33,7 +29,7 @@ from imcodes_core.acp import AcpError, AcpRpcError, AcpSession, PermissionReques
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.registry import SessionError
 from imcodes_core.daemon.sessions import SESSION_NAME, SessionRecord, conversation_id, new_session_name
-from imcodes_core.daemon.transport_store import TRANSPORTS_FILE, TransportStore, adopt_stored
+from imcodes_core.daemon.transport_store import TRANSPORTS_FILE, TransportStore, adopt_stored, show_resumed
 from imcodes_core.drivers import LaunchRequest
 from imcodes_core.protocol.frames import PermissionAnswer, SessionInfo, SessionInterrupt, SessionPrompt
 from imcodes_core.redaction import SecretRegistry, redact
@@ -51,7 +47,6 @@ DELTA_CHARS = 4000  # or as soon as this much is pending
 MAX_TEXT = 8000  # the longest string kept in an event's data (tool output can be megabytes)
 START_SECONDS = 45.0  # initialize + session/new (Qwen loads its tools first)
 STOP_GRACE = 2.0
-REPLAY_SHOWN = 200  # the newest events of a resumed conversation shown in the new session (the chat needs no more)
 BUSY = frozenset({SessionState.WORKING, SessionState.WAITING_PERMISSION})
 
 
@@ -327,10 +322,8 @@ class TransportSessions:
                 self.sessions.pop(name, None)
                 self.registry.publisher.session_removed(name)
             raise
-        if resume:  # a new session: the conversation so far is not in its journal yet (shown, marked replayed)
-            session.emit("session.resumed", {"conversation": resume, "replayed": len(replayed)})
-            for event in replayed[-REPLAY_SHOWN:]:
-                session.emit(event.kind, _redacted(event, session.secrets))
+        if resume:
+            show_resumed(session, resume, replayed)
         self.registry.publisher.session_updated(session.info())
         self.persist()
         log.info("started transport session %s (%s) in %s", name, spec.name, record.cwd)
@@ -413,13 +406,6 @@ class TransportSessions:
 
     def persist(self) -> None:
         self.store.save([s.record for s in self.sessions.values() if s.record.conversation])
-
-
-def _redacted(event: AgentEvent, secrets: SecretRegistry | None) -> dict[str, Any]:
-    data = dict(event.data)
-    if "text" in data:
-        data["text"] = redact(str(data["text"]), secrets)
-    return data
 
 
 def _bounded(value: Any) -> Any:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.registry import SessionError
 from imcodes_core.daemon.sessions import SESSION_NAME, SessionRecord
+from imcodes_core.redaction import redact
+from imcodes_core.states import AgentEvent
 
 if TYPE_CHECKING:
     from imcodes_core.daemon.transport import TransportSession, TransportSessions
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRANSPORTS_FILE = "transports.json"
+REPLAY_SHOWN = 200  # the newest events of a resumed conversation shown in the new session (the chat needs no more)
 ADOPTED_NOTE = "the daemon restarted: the agent was started again and reloaded its conversation"
 
 
@@ -109,3 +112,14 @@ def _ended_while_stopped(transports: TransportSessions, record: SessionRecord, w
         ended = {"status": None, "conversation": record.conversation, "note": f"not adopted: {why}"}
         transports.registry.publisher.timeline(journal.append("session.exited", ended))
     log.warning("transport session %s was not adopted: %s", record.name, why)
+
+
+def show_resumed(session: TransportSession, conversation: str, replayed: list[AgentEvent]) -> None:
+    """A new session on an earlier conversation: its journal does not have the conversation so far, so the newest
+    replayed events go in (marked ``replayed``: the chat shows them, nothing takes them for new activity)."""
+    session.emit("session.resumed", {"conversation": conversation, "replayed": len(replayed)})
+    for event in replayed[-REPLAY_SHOWN:]:
+        data = dict(event.data)
+        if "text" in data:
+            data["text"] = redact(str(data["text"]), session.secrets)
+        session.emit(event.kind, data)
