@@ -5,7 +5,8 @@ transfer encoding, one ``data: {json}`` event per blank-line-terminated block, a
 every 10 s. Read here with asyncio streams (loopback only, no TLS, nothing worth a client library).
 
 Offline the TUI takes 10-18 s before its server answers, and it goes away when the agent exits: connecting is
-retried with a backoff (0.25 s doubling to 2 s), and a stream that ends or falls silent for longer than
+retried with a backoff (0.25 s doubling to 1 s: the server may come up only after the TUI's first paint, and a
+prompt typed then must not be missed), and a stream that ends or falls silent for longer than
 ``IDLE_SECONDS`` is opened again. Lines and events are bounded (``MAX_LINE``): an oversized event is dropped whole.
 """
 
@@ -27,7 +28,7 @@ HOST = "127.0.0.1"
 CONNECT_SECONDS = 2.0
 HEADER_SECONDS = 5.0
 IDLE_SECONDS = 45.0  # several missed heartbeats: the connection is dead even if no FIN came
-RETRY_FIRST, RETRY_MAX = 0.25, 2.0
+RETRY_FIRST, RETRY_MAX = 0.25, 1.0  # refused connections on loopback cost next to nothing
 MAX_LINE = 4 << 20  # an event's data (message.updated carries whole diffs)
 HEADER_LIMIT = 64 << 10  # the StreamReader's line limit: status, header and chunk-size lines
 MAX_HEADERS = 100
@@ -156,12 +157,8 @@ class OpenCodeEventChannel:
                 async for piece in _body(reader, chunked):
                     idle.reschedule(loop.time() + IDLE_SECONDS)
                     for data in decoder.feed(piece):
-                        event = decode_event(data)
-                        if event is None:
-                            continue
-                        if event["type"] == "server.connected" and self.connections > 1:
-                            continue  # a reconnect, not a start: "starting" would be wrong now
-                        reporter.report(event)
+                        if (event := decode_event(data)) is not None:
+                            reporter.report(event)
         finally:
             writer.close()
             with contextlib.suppress(OSError):

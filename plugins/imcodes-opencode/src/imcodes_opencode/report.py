@@ -4,7 +4,8 @@
 :class:`~imcodes_core.channels.ChannelSink`:
 
 - ``event``: the kinds :class:`~imcodes_opencode.events.OpenCodeEventDetector` reads (``STATE_EVENTS``), of the
-  main session only (a subagent's child session going idle says nothing about the main one);
+  main session only (a subagent's child session going idle says nothing about the main one), but not
+  ``server.connected`` (see ``_says_something``);
 - ``chat``: ``user.prompt`` (the user message's text part), ``assistant.delta`` (streamed text),
   ``assistant.thinking``, ``tool.call`` / ``tool.result`` (a tool part running / completed, once per call),
   ``permission.requested`` / ``permission.answered``, and ``assistant.final`` when the session goes idle: the text
@@ -91,7 +92,12 @@ class OpenCodeReporter:
 
     @staticmethod
     def _says_something(kind: str, data: Mapping[str, Any]) -> bool:
-        """Only tool parts of ``message.part.updated`` reach the detector (text parts are large and say nothing)."""
+        """Only tool parts of ``message.part.updated`` reach the detector (text parts are large and say nothing).
+        ``server.connected`` does not: the channel connects whenever it gets through (the server may come up after
+        the TUI's first paint, or again after a dropped connection), and its weak "starting" would then be the
+        newest reading and override the idle screen (seen with the real TUI)."""
+        if kind == "server.connected":
+            return False
         return kind != "message.part.updated" or _str(data, "part", "type") == "tool"
 
     # -- sessions ------------------------------------------------------------------------------------------------
