@@ -81,7 +81,8 @@ async def test_gemini_cli_hooks_drive_the_daemon(
         assert reasons[1].startswith("gemini-events: Notification hook: Tool Confirm Shell Command"), reasons
         # No hook reports the approval itself: working again comes from the AfterTool hook, or first from the
         # screen ("Executing Hooks: imcodes ..." while our hooks run) once it is newer than the Notification hook.
-        assert reasons[2].startswith(("gemini-events: AfterTool hook", *screen)), reasons
+        answered = "imcodes-answers: permission answered from imcodes (Allow once)"  # working from the answer itself
+        assert reasons[2].startswith(("gemini-events: AfterTool hook", answered, *screen)), reasons
         assert reasons[3] == "gemini-events: AfterAgent hook", reasons
         assert [changes[n].data["source"] for n in (1, 3)] == ["structured", "structured"], reasons
 

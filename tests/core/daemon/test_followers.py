@@ -157,9 +157,14 @@ async def test_a_driver_channel_is_followed_from_start_through_adoption_to_stop(
     type_line(harness, "t1", {"state": "done"})
     await peer.wait_for(lambda: states(peer, "t1")[-1:] == ["idle"], what="idle from the channel after adoption")
 
+    outside = tmp_path / "users-own"  # e.g. Gemini's session home links to the user's ~/.gemini entries
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    (request.state_dir / "link").symlink_to(outside)
     assert (await peer.command("session.stop", session="t1"))["ok"]
     assert "t1" not in daemon.registry.followers.tasks  # nothing follows a stopped session
     assert not request.state_dir.exists()  # its private folder went with it
+    assert (outside / "keep.txt").read_text() == "mine"  # links in it were removed, never followed
 
 
 async def test_folders_of_sessions_that_ended_while_no_daemon_ran_are_swept(harness: Any, tmp_path: Path) -> None:

@@ -47,7 +47,10 @@ class GeminiDriver(ProcessDriver):
             env["GOOGLE_GEMINI_BASE_URL"] = self.base_url
         if request.env.get("IMCODES_HOME"):
             home = session_home(
-                Path(request.env["IMCODES_HOME"]), request.session, user_gemini_home({**os.environ, **request.env})
+                Path(request.env["IMCODES_HOME"]),
+                request.session,
+                user_gemini_home({**os.environ, **request.env}),
+                folder=request.state_dir / "gemini-home" if request.state_dir else None,  # removed with the session
             )
             if home is not None:
                 env["GEMINI_CLI_HOME"] = str(home)

@@ -6,7 +6,9 @@ system (``GEMINI_CLI_SYSTEM_SETTINGS_PATH``), system defaults (``GEMINI_CLI_SYST
 would be the clean way in, but Gemini skips a system file unless it and every folder above it are owned by root and
 writable by no one else (``isFileAndDirectorySecureSync`` in its bundle): useless for a normal user's daemon. The
 workspace file is the user's project. What remains is ``GEMINI_CLI_HOME``, which replaces the home folder Gemini
-finds ``.gemini`` in. So each session gets a home of its own, ``<imcodes home>/agents/gemini/<session>/.gemini``:
+finds ``.gemini`` in. So each session gets a home of its own, ``<session folder>/gemini-home/.gemini`` (the
+daemon's private per-session folder, removed when the session ends; ``<imcodes home>/agents/gemini/<session>``
+when no folder is given):
 
 - ``settings.json`` there is the user's own settings (read, never written) with imcodes' hooks appended to each
   event's list (Gemini concatenates hook lists anyway; the user's own hooks still run);
@@ -102,10 +104,15 @@ def user_gemini_home(env: Mapping[str, str]) -> Path:
 
 
 def session_home(
-    imcodes_home: Path, session: str, user_home: Path, command: Sequence[str] | None = None
+    imcodes_home: Path,
+    session: str,
+    user_home: Path,
+    command: Sequence[str] | None = None,
+    folder: Path | None = None,
 ) -> Path | None:
     """Build the session's ``GEMINI_CLI_HOME`` (see the module's docstring); None when the user's settings are
-    unreadable (then no hooks: the session runs on the user's own home)."""
+    unreadable (then no hooks: the session runs on the user's own home). ``folder``: where to build it (the
+    daemon's private per-session folder, removed when the session ends); by default under ``imcodes_home``."""
     user_dir = user_home / GEMINI_DIR
     settings = read_settings(user_dir / SETTINGS)
     if settings is None:
@@ -113,7 +120,7 @@ def session_home(
             "cannot read %s as JSON: gemini session %s runs without imcodes' hooks", user_dir / SETTINGS, session
         )
         return None
-    home = imcodes_home / "agents" / "gemini" / re.sub(r"[^A-Za-z0-9._-]", "_", session)
+    home = folder or imcodes_home / "agents" / "gemini" / re.sub(r"[^A-Za-z0-9._-]", "_", session)
     own_dir = home / GEMINI_DIR
     if own_dir.is_symlink() or own_dir.is_file():
         own_dir.unlink()
