@@ -12,6 +12,7 @@ from imcodes_core.daemon.agent_io import AgentIO
 from imcodes_core.daemon.live import LiveSession
 from imcodes_core.daemon.registry import SessionError, SessionRegistry
 from imcodes_core.daemon.tmux import TmuxError
+from imcodes_core.drivers import DriverKind
 from imcodes_core.protocol.frames import (
     Ack,
     Frame,
@@ -81,11 +82,22 @@ class CommandHandler:
                 self._acks.popitem(last=False)
         self.executed += 1
         deliver = self._deliver()
-        if isinstance(frame, SessionPrompt) and command_id is not None and deliver is not None:
-            # verifying a prompt takes up to seconds: the link keeps reading (input, pings) meanwhile
+        if command_id is not None and deliver is not None and self._slow(frame):
+            # verifying a prompt takes up to seconds, an ACP agent's start tens of seconds: the link keeps reading
+            # (input, pings; a link that reads nothing for long is declared stale and the ack would be lost)
             self._spawn(self._late(frame, deliver))
             return None
         return await self._execute(frame)
+
+    def _slow(self, frame: Frame) -> bool:
+        if isinstance(frame, SessionPrompt):
+            return True
+        if isinstance(frame, SessionStart):  # a tmux start takes milliseconds and stays in order with what follows
+            try:
+                return self.registry.host.agent_driver(frame.driver).kind is DriverKind.TRANSPORT
+            except (KeyError, ValueError):
+                return False  # refused when it runs, in order
+        return False
 
     async def _late(self, frame: Frame, deliver: Callable[[str], None]) -> None:
         answer = await self._execute(frame)

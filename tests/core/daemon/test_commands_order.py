@@ -1,0 +1,58 @@
+"""Slow commands do not hold up the link: an ACP agent's start (seconds, up to a minute for a cold OpenClaw
+Gateway) is acked when it finishes, while the frames after it are read and answered meanwhile. A link that read
+nothing for two ping intervals would be declared stale and the start's ack lost."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imcodes_core.drivers import DriverKind, LaunchPlan, LaunchRequest
+from imcodes_core.hookspecs import hookimpl
+from imcodes_core.host import make_plugin_host
+from imcodes_core.specs import AgentDriverSpec
+
+from .test_transport import TINY_AGENT, TinyAcpDriver, linked
+
+pytestmark = pytest.mark.tmux
+
+START_DELAY = 2.0
+
+
+class SlowTinyAcpDriver(TinyAcpDriver):
+    name = "slow-acp"
+
+    def launch_plan(self, request: LaunchRequest) -> LaunchPlan:
+        env = {**request.env, "IMCODES_SESSION": request.session}
+        script = f"sleep {START_DELAY}; exec {sys.executable} {TINY_AGENT}"  # an agent that is slow to answer
+        return LaunchPlan(["sh", "-c", script], env, request.cwd)
+
+
+class SlowPlugin:
+    @hookimpl
+    def imcodes_agent_drivers(self) -> list[AgentDriverSpec]:
+        return [AgentDriverSpec(name="slow-acp", driver=SlowTinyAcpDriver(), kind=DriverKind.TRANSPORT)]
+
+
+async def test_a_slow_agent_start_is_acked_late_and_other_commands_are_answered_meanwhile(
+    harness: Any, tmp_path: Path
+) -> None:
+    host = make_plugin_host(load_entry_points=False)
+    host.register(SlowPlugin(), "slow-acp-test")
+    await linked(harness, host)
+    peer = harness.peer
+    await peer.send_raw(json.dumps({"v": 1, "type": "session.start", "id": "slow-1", "driver": "slow-acp",
+                                    "cwd": str(tmp_path), "name": "slow"}))  # fmt: skip
+    quick = await peer.command("session.start", driver="shell", cwd=str(tmp_path), name="quick", within=5)
+    assert quick["ok"], quick
+    assert peer.find("ack", ref="slow-1") is None  # the agent is still starting
+    slow = await peer.ack("slow-1", within=30)
+    assert slow["ok"] and slow["result"]["session"]["name"] == "slow", slow
+    acks = [f["ref"] for f in peer.frames if f["type"] == "ack"]
+    assert acks.index(quick["ref"]) < acks.index("slow-1")
+    for name in ("quick", "slow"):
+        assert (await peer.command("session.stop", session=name))["ok"]
