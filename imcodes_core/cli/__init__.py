@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import click
-import cloup
+# click, cloup and the plugin host are imported where they are used: ``imcodes hook`` (run by agents on every
+# hook event) must not pay for them
+if TYPE_CHECKING:
+    import click
+    import cloup
 
-from imcodes_core.host import PluginError, PluginHost, PluginSettings
+    from imcodes_core.host import PluginHost, PluginSettings
 
 CORE_SECTION = "Core"
 PLUGINS_SECTION = "Plugins"
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 
 def make_cli(host: PluginHost) -> cloup.Group:
     """The ``imcodes`` group for ``host``: core sections first, then one section per plugin-declared section."""
+    import cloup
+
     from imcodes_core.cli.bind import bind_command
     from imcodes_core.cli.daemon import daemon_command
     from imcodes_core.cli.doctor import doctor_command
@@ -42,6 +48,10 @@ def make_cli(host: PluginHost) -> cloup.Group:
 
 
 def _add_plugin_commands(group: cloup.Group, host: PluginHost) -> None:
+    import cloup
+
+    from imcodes_core.host import PluginError
+
     sections: dict[str, cloup.Section] = {}
     for spec in host.cli_commands():
         if spec.name in group.commands:
@@ -56,6 +66,8 @@ def _add_plugin_commands(group: cloup.Group, host: PluginHost) -> None:
 
 def host_from_context(ctx: click.Context) -> PluginHost:
     """The plugin host the running group was built with (a fresh one when a command runs on its own)."""
+    from imcodes_core.host import PluginHost
+
     host = ctx.find_object(PluginHost)
     if host is not None:
         return host
@@ -76,9 +88,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point. In strict plugin mode a broken plugin is one line on stderr and exit status 2."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["hook"]:  # run by agents on every hook event: no plugin host, no click, exit 0 fast
-        from imcodes_core.cli import hook
+        from imcodes_core import hook_client
 
-        raise SystemExit(hook.main(args[1:]))
+        raise SystemExit(hook_client.main(args[1:]))
+    from imcodes_core.host import PluginError, PluginSettings
+
     settings = PluginSettings.from_env()
     # lenient: the host's warnings name each broken plugin; strict: the one error line below says it all
     logging.basicConfig(level=logging.ERROR if settings.strict else logging.WARNING, format="imcodes: %(message)s")
