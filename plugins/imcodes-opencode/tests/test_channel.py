@@ -9,10 +9,12 @@ followed by the daemon in tests/agents/test_opencode_channel.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -310,3 +312,26 @@ async def test_an_answer_that_is_no_event_stream_is_retried(jsonl: Jsonl) -> Non
         await asyncio.gather(task, return_exceptions=True)
         await server.stop()
     assert sink.events[0].kind == "tui.command.execute" and len(server.requests) == 2
+
+
+async def test_the_channel_authenticates_with_the_password_the_launch_wrote(jsonl: Jsonl, tmp_path: Path) -> None:
+    secret = tmp_path / "opencode-password"
+    secret.write_text("first-secret\n")
+    recorded = jsonl(STREAM)
+    server = EventServer([("events", recorded[:5], False), ("events", recorded[:5], True)])
+    await server.start()
+    channel = OpenCodeEventChannel(server.port, credentials=("opencode", secret))
+    sink = RecordingSink()
+    task = asyncio.create_task(channel.follow(sink))
+    try:
+        await wait_until(sink, lambda: len(server.requests) == 1)
+        secret.write_text("second-secret\n")  # the session was restarted with a new password: read afresh
+        await wait_until(sink, lambda: len(server.requests) == 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await server.stop()
+    sent = [base64.b64encode(f"opencode:{p}".encode()).decode() for p in ("first-secret", "second-secret")]
+    assert len(server.requests) == 2
+    for request, token in zip(server.requests, sent, strict=True):
+        assert f"Authorization: Basic {token}\r\n" in request

@@ -32,7 +32,12 @@ def test_a_daemon_launch_picks_a_free_loopback_port_and_keeps_it(tmp_path: Path)
     plan = OpenCodeDriver().launch_plan(request)
     argv = list(plan.argv)
     port = int(argv[argv.index("--port") + 1])
-    assert 0 < port < 65536 and plan.channel == {"port": str(port)}
+    secret = tmp_path / "opencode-password"
+    assert 0 < port < 65536 and plan.channel == {"port": str(port), "password_file": str(secret)}
+    # the API's password: in a 0600 file read by sh into OpenCode's environment, never on a command line
+    assert argv[:2] == ["sh", "-c"] and argv[3:6] == ["opencode-launch", str(secret), "opencode"]
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text()) >= 32
+    assert secret.read_text() not in " ".join(argv) and plan.env["OPENCODE_SERVER_USERNAME"] == "opencode"
     assert port_is_free(port)  # picked, then released for OpenCode to bind
     assert OpenCodeDriver().launch_plan(request) == plan  # the same plan when asked again
     with socket.socket() as taken:  # the kept port is in use now: another one
@@ -83,5 +88,6 @@ def test_the_port_is_a_setting_and_a_callers_own_port_wins(tmp_path: Path) -> No
     assert list(plan.argv) == ["opencode", "--port", "5000"] and plan.channel == {"port": "5000"}
     request = LaunchRequest(session="s", cwd=tmp_path, extra_args=["--port=5001"], state_dir=tmp_path)
     plan = OpenCodeDriver().launch_plan(request)
-    assert list(plan.argv) == ["opencode", "--port=5001"] and plan.channel == {"port": "5001"}
+    assert list(plan.argv)[-2:] == ["opencode", "--port=5001"] and plan.channel["port"] == "5001"
+    assert plan.channel["password_file"] == str(tmp_path / "opencode-password")
     assert make_driver({}).port is None

@@ -13,11 +13,13 @@ prompt typed then must not be missed), and a stream that ends or falls silent fo
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from imcodes_core.channels import ChannelSink
 from imcodes_opencode.report import OpenCodeReporter
@@ -113,7 +115,16 @@ class OpenCodeEventChannel:
 
     name = "opencode-sse"
 
-    def __init__(self, port: int, *, host: str = HOST, path: str = "/event", pane_pid: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        host: str = HOST,
+        path: str = "/event",
+        pane_pid: int | None = None,
+        credentials: tuple[str, Path] | None = None,
+    ) -> None:
+        self.credentials = credentials  # basic auth: the user name, and the file holding the password
         self.host = host
         self.port = port
         self.path = path
@@ -144,7 +155,7 @@ class OpenCodeEventChannel:
         try:
             request = (
                 f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: text/event-stream\r\n"
-                "Cache-Control: no-cache\r\nUser-Agent: imcodes\r\n\r\n"
+                f"Cache-Control: no-cache\r\nUser-Agent: imcodes\r\n{self._authorization()}\r\n"
             )
             writer.write(request.encode("ascii"))
             await writer.drain()
@@ -163,6 +174,15 @@ class OpenCodeEventChannel:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    def _authorization(self) -> str:
+        """The basic-auth header line, the password read afresh (a restarted session has a new one)."""
+        if self.credentials is None:
+            return ""
+        user, secret = self.credentials
+        password = secret.read_text(encoding="ascii").strip()  # OSError: retried like a refused connection
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        return f"Authorization: Basic {token}\r\n"
 
     @staticmethod
     async def _read_head(reader: asyncio.StreamReader) -> bool:

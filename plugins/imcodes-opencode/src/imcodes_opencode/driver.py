@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +15,10 @@ from imcodes_opencode.channel import HOST, OpenCodeEventChannel
 
 TESTED_VERSIONS = ("1.18.33",)
 CAPABILITIES = frozenset({Capability.RESUME, Capability.INTERRUPT, Capability.APPROVE, Capability.CHAT_EVENTS})
+PASSWORD_FILE = "opencode-password"  # noqa: S105 - a file name in the session folder, not a password
+USERNAME = "opencode"
+# sh reads the password into OpenCode's environment and execs it (the pane's process is OpenCode itself)
+WITH_PASSWORD = 'secret=$1; shift; OPENCODE_SERVER_PASSWORD=$(cat "$secret") exec "$@"'  # noqa: S105 - a shell line, no password
 PORT_FILE = "opencode-port"  # in the session's state folder: the port its launches use
 
 
@@ -96,10 +103,30 @@ class OpenCodeDriver(ProcessDriver):
         port = self.session_port(request)
         channel = {"port": str(port)} if port is not None else {}
         argv = [*self.base_argv(request, port), *request.extra_args]
+        if port is not None and request.state_dir is not None:
+            # The API drives the agent (prompts, approvals): only this user may use it. OpenCode asks for basic
+            # auth when OPENCODE_SERVER_PASSWORD is set; the password goes through a 0600 file, never a command
+            # line (tmux's own arguments are visible to every user for a moment) nor the stored session record.
+            secret = write_password(request.state_dir / PASSWORD_FILE)
+            env["OPENCODE_SERVER_USERNAME"] = USERNAME
+            argv = ["sh", "-c", WITH_PASSWORD, "opencode-launch", str(secret), *argv]  # exec: the pane's pid stays
+            channel["password_file"] = str(secret)
         return LaunchPlan(argv, env, request.cwd, channel=channel)
 
     def session_channels(self, request: ChannelRequest) -> Sequence[SessionChannel]:
         port = request.launch.get("port", "")
         if not port.isdigit():
             return []  # launched without a port (an older session): the screen alone
-        return [OpenCodeEventChannel(int(port), pane_pid=request.pane_pid)]
+        secret = request.launch.get("password_file")
+        credentials = (USERNAME, Path(secret)) if secret else None
+        return [OpenCodeEventChannel(int(port), pane_pid=request.pane_pid, credentials=credentials)]
+
+
+def write_password(path: Path) -> Path:
+    """A fresh random password in ``path``, readable by this user only (created 0600, never wider)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secrets.token_urlsafe(24))
+    return path
