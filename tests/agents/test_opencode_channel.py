@@ -15,6 +15,8 @@ import importlib.util
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,8 @@ async def first_session(daemon: Daemon, timeline: Any, world: Any, fake: Any, ki
     await timeline.wait(lambda: via_sse(timeline, "assistant.final"), 30, "assistant.final")
     await timeline.wait(lambda: timeline.last_state() == "idle", 10, "idle after the tool")
     assert world.tool_output.exists(), "the approved tool did not run"
+    # the API drives the agent: nobody without the session's password (the channel above had it)
+    assert await asyncio.to_thread(_status_without_password, int(port)) == 401
 
     # OpenCode clears its whole screen now and then in its first seconds (a redraw a few seconds after the first
     # paint, the switch from the home view to the session view): the core's generic screen detector reads that
@@ -192,3 +196,11 @@ async def resumed_session(daemon: Daemon, timeline: Any, world: Any, fake: Any, 
 async def _pane_argv(live: Any) -> str:
     text = await live.tmux.run("display-message", "-p", "-t", f"={live.name}:", "#{pane_start_command}")
     return str(text).strip()
+
+
+def _status_without_password(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/event", timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
