@@ -242,7 +242,7 @@ class ServerLink:
             position = accepted.persisted.get(name) or [0, 0]
             after = (position[0], position[1]) if len(position) == 2 else (0, 0)
             events = [e for e in read_events(path) if (e.epoch, e.seq) > after]
-            if not events and name not in self.registry.sessions:
+            if not events and name not in self.registry.sessions and name not in self.registry.transports:
                 path.unlink(missing_ok=True)  # a removed session whose whole journal the server holds
                 continue
             for event in events:

@@ -41,6 +41,9 @@ def test_resume_passes_the_conversation_id_to_qwen_resume(tmp_path: Path) -> Non
 
 
 def test_the_acp_driver_leaves_resume_to_acp(tmp_path: Path) -> None:
+    from imcodes_qwen.driver import ACP_CAPABILITIES
+
+    assert Capability.RESUME in ACP_CAPABILITIES  # offered: the daemon resumes through ACP's session/load
     with pytest.raises(ValueError, match="session/load"):
         QwenAcpDriver().launch_plan(LaunchRequest(session="s", cwd=tmp_path, resume_id="x"))
 

@@ -1,9 +1,13 @@
-"""Slow commands do not hold up the link: an ACP agent's start (seconds, up to a minute for a cold OpenClaw
-Gateway) is acked when it finishes, while the frames after it are read and answered meanwhile. A link that read
-nothing for two ping intervals would be declared stale and the start's ack lost."""
+"""The link and transport (ACP) sessions.
+
+Slow commands do not hold up the link: an ACP agent's start (seconds, up to a minute for a cold OpenClaw Gateway)
+is acked when it finishes, while the frames after it are read and answered meanwhile (a link that read nothing for
+two ping intervals would be declared stale and the start's ack lost). A live transport session's journal is kept
+when the link goes live again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -17,6 +21,7 @@ from imcodes_core.host import make_plugin_host
 from imcodes_core.specs import AgentDriverSpec
 
 from .test_transport import TINY_AGENT, TinyAcpDriver, linked
+from .test_transport import TinyAcpPlugin as TinyPlugin
 
 pytestmark = pytest.mark.tmux
 
@@ -56,3 +61,24 @@ async def test_a_slow_agent_start_is_acked_late_and_other_commands_are_answered_
     assert acks.index(quick["ref"]) < acks.index("slow-1")
     for name in ("quick", "slow"):
         assert (await peer.command("session.stop", session=name))["ok"]
+
+
+async def test_a_live_transport_sessions_journal_survives_a_reconnect_when_the_server_holds_it_all(
+    harness: Any, tmp_path: Path
+) -> None:
+    host = make_plugin_host(load_entry_points=False)
+    host.register(TinyPlugin(), "tiny-acp-test")
+    daemon = await linked(harness, host)
+    peer = harness.peer
+    ack = await peer.command("session.start", driver="tiny-acp", cwd=str(tmp_path), name="acp1")
+    assert ack["ok"], ack
+    journal = daemon.config.timeline_dir / "acp1.jsonl"
+    last = await peer.wait_for(lambda: peer.events("acp1"), what="events of acp1")
+    peer.persisted = {"acp1": [last[-1]["epoch"], last[-1]["seq"]]}  # the server stored every event
+    connections = peer.connections
+    assert peer.ws is not None
+    await peer.ws.close()  # the link drops; the daemon comes back and goes live against those positions
+    await peer.wait_for(lambda: peer.connections > connections and peer.ws is not None, 15, "a new link")
+    await asyncio.wait_for(daemon.link.connected.wait(), 10)
+    assert journal.is_file(), "the live transport session's journal was deleted"
+    assert (await peer.command("session.stop", session="acp1"))["ok"]

@@ -16,7 +16,7 @@ TESTED_VERSIONS = ("0.24.4",)
 CAPABILITIES = frozenset({Capability.APPROVE, Capability.RESUME, Capability.CHAT_EVENTS})
 EVENTS_FILE = "events.jsonl"
 # Over ACP the daemon also interrupts (session/cancel) and records the chat events itself.
-ACP_CAPABILITIES = frozenset({Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
+ACP_CAPABILITIES = frozenset({Capability.RESUME, Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
 
 
 class QwenDriver(ProcessDriver):
