@@ -128,6 +128,7 @@ class AcpConnection:
                 stderr=asyncio.subprocess.PIPE,
                 limit=LINE_LIMIT,
                 start_new_session=True,  # its own process group: shutdown also reaches the tools it spawned
+                preexec_fn=die_with_parent(),
             )
         except OSError as exc:
             self._closed.set()
@@ -359,3 +360,26 @@ class AcpConnection:
             await self._send(reply)
         except AcpConnectionClosedError:
             log.info("%s: the agent left before the answer to %s was sent", self.name, method)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """For ``preexec_fn``: the agent gets SIGTERM when the daemon dies, even by SIGKILL or a crash (Linux's
+    ``PR_SET_PDEATHSIG``). A graceful stop closes it in steps anyway; this is for the daemon that could not, or a
+    restarted daemon would start the agent again on the same conversation while the orphan lingers (qwen does not
+    exit when its stdin closes). None where prctl is not available."""
+    import ctypes  # loaded in the parent: the child between fork and exec only calls
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return set_death_signal
+
