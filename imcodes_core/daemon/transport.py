@@ -45,7 +45,8 @@ NO_TERMINAL = "has no terminal: it is driven through ACP, use the chat view"
 DELTA_SECONDS = 0.25  # streamed text is sent at most this often per session (one assistant.delta per burst)
 DELTA_CHARS = 4000  # or as soon as this much is pending
 MAX_TEXT = 8000  # the longest string kept in an event's data (tool output can be megabytes)
-START_SECONDS = 45.0  # initialize + session/new (Qwen loads its tools first)
+START_SECONDS = 45.0  # initialize + session/new (Qwen loads its tools first); a driver's start_seconds overrides
+MAX_START_SECONDS = 600.0
 STOP_GRACE = 2.0
 BUSY = frozenset({SessionState.WORKING, SessionState.WAITING_PERMISSION})
 
@@ -98,7 +99,9 @@ class TransportSession:
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
-    async def open(self, argv: list[str], env: dict[str, str], cwd: Path, resume: str = "") -> list[AgentEvent]:
+    async def open(
+        self, argv: list[str], env: dict[str, str], cwd: Path, resume: str = "", start_seconds: float = START_SECONDS
+    ) -> list[AgentEvent]:
         """Start the agent and open its ACP session: a new one, or ``resume`` reopened with ``session/load``.
 
         Returns the conversation the agent replayed on load (events marked ``replayed``; empty for a new one).
@@ -112,16 +115,16 @@ class TransportSession:
         replayed: list[AgentEvent] = []
         try:
             await acp.start()
-            await acp.initialize(START_SECONDS)
+            await acp.initialize(start_seconds)
             if not resume:
-                await acp.new_session(cwd, time_limit=START_SECONDS)
+                await acp.new_session(cwd, time_limit=start_seconds)
             elif not acp.can_load:
                 raise SessionError(
                     f"the {self.record.driver} agent cannot reopen a conversation: its ACP initialize answer does not"
                     " offer session/load (agentCapabilities.loadSession)"
                 )
             else:
-                replayed = await acp.load_session(resume, cwd, time_limit=START_SECONDS)
+                replayed = await acp.load_session(resume, cwd, time_limit=start_seconds)
         except (AcpError, SessionError) as exc:
             self.stopping = True  # the caller ends the session: the exit must not end it a second time
             await acp.close(STOP_GRACE)
@@ -358,7 +361,10 @@ class TransportSessions:
         except ValueError as exc:
             raise SessionError(str(exc)) from None
         env = {**os.environ, **self.registry.host.session_env(spec.name, record.name, plan.env)}
-        return await session.open([str(arg) for arg in plan.argv], env, Path(plan.cwd or record.cwd), resume)
+        # a driver whose agent starts slowly (OpenClaw may start its Gateway first) says how long it may take
+        limit = getattr(spec.driver, "start_seconds", START_SECONDS)
+        limit = float(limit) if isinstance(limit, int | float) and 0 < limit <= MAX_START_SECONDS else START_SECONDS
+        return await session.open([str(arg) for arg in plan.argv], env, Path(plan.cwd or record.cwd), resume, limit)
 
     async def stop(self, name: str) -> None:
         session = self.sessions[name]

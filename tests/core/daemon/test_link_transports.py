@@ -82,3 +82,22 @@ async def test_a_live_transport_sessions_journal_survives_a_reconnect_when_the_s
     await asyncio.wait_for(daemon.link.connected.wait(), 10)
     assert journal.is_file(), "the live transport session's journal was deleted"
     assert (await peer.command("session.stop", session="acp1"))["ok"]
+
+
+class ImpatientDriver(SlowTinyAcpDriver):
+    name = "impatient-acp"
+    start_seconds = 0.5  # shorter than the agent's START_DELAY
+
+
+class ImpatientPlugin:
+    @hookimpl
+    def imcodes_agent_drivers(self) -> list[AgentDriverSpec]:
+        return [AgentDriverSpec(name="impatient-acp", driver=ImpatientDriver(), kind=DriverKind.TRANSPORT)]
+
+
+async def test_a_transport_driver_sets_how_long_its_agent_may_take_to_start(harness: Any, tmp_path: Path) -> None:
+    host = make_plugin_host(load_entry_points=False)
+    host.register(ImpatientPlugin(), "impatient-acp-test")
+    await linked(harness, host)
+    ack = await harness.peer.command("session.start", driver="impatient-acp", cwd=str(tmp_path), within=10)
+    assert not ack["ok"] and ack["error"].startswith("the agent did not start"), ack

@@ -54,6 +54,8 @@ class OpenClawAcpDriver(OpenClawDriver):
     name = "openclaw-acp"
     kind = DriverKind.TRANSPORT
     input_delivery = InputDelivery.TRANSPORT
+    # initialize waits for a Gateway the bridge may start first: ~10 s on an idle machine, 46 s seen under load
+    start_seconds = 150.0
 
     def __init__(self, executable: str = "openclaw", gateway: str = "auto", gateway_port: int = 0) -> None:
         super().__init__(executable)
