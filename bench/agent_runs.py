@@ -1,52 +1,43 @@
-"""Scripted turns through the REAL agent CLIs, with ground truth kept apart from the detectors being measured.
+"""Scripted turns through the REAL agent CLIs, each run BY THE DAEMON, with ground truth kept apart from it.
 
-Each CLI runs as ``tests/agents`` runs it (the harness and the tests' own setup recipes are loaded from their
-files, nothing is copied but the world fixture): Claude through the daemon (its hooks, and its session status file
-followed as the daemon follows every driver's session channels), the others through the harness's detector loop
-(every detector the plugin host has, plus OpenCode's event stream).
+Every CLI runs as a session of the real :class:`Daemon` (its own tmux socket, hook event socket, commands), the way
+tests/agents' daemon tests run it: the driver's launch plan with its machine channels active (Claude's hooks and
+status file, Codex's hooks and notify, Gemini's hooks in a per-session GEMINI_CLI_HOME, Qwen's ``--json-file``,
+OpenCode's SSE on a per-session port with its password; OpenClaw has none, screen only). Input and approvals are
+keys typed into the pane through the daemon's ``terminal.input`` (never ``permission.answer``, whose own "answered"
+reading would stand in for what the agent reports). The measured states are the daemon's ``state.changed`` events.
 
-The script never waits on the detectors: it drives each turn by the ground truth (the fake endpoint's requests and
+The script never waits on the daemon: it drives each turn by the ground truth (the fake endpoint's requests and
 the tests' screen markers read every 50 ms by :class:`TruthWatch`), so a detector that misses cannot stall it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from bench.agent_clis import RECIPES, Markers, Recipe, ScreenMarkers, installed_cli, make_world
+from bench.agent_clis import stop_processes_with_home as stop_home
+from imcodes_core.daemon.registry import NullPublisher
+from imcodes_core.protocol.frames import TimelineEvent
 from imcodes_core.states import SessionState as S
 from imcodes_core.testing.model_endpoint import FakeModelEndpoint
 
-AGENT_TESTS = Path(__file__).resolve().parent.parent / "tests" / "agents"
+__all__ = ["RECIPES", "Run", "run_daemon"]
+
 TRUTH_POLL = 0.05
 SETTLE = 1.0  # after a turn's truth idle, before the next prompt: time for a detector to get there too
 MODEL_KINDS = ("text", "tool", "after_tool", "json")  # a request that makes the model work (not count/list)
 TEXT_PROMPT, TOOL_PROMPT = "Say hello SLOWLY please", "Please RUNTOOL now"
 SLOW_SECONDS = 2.0  # as the tests' world: the slow answer streams over this long
-
-
-def load(name: str) -> ModuleType:
-    """A module of tests/agents by its file (with --import-mode=importlib that folder is no package)."""
-    key = f"imcodes_agent_bench_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, AGENT_TESTS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[key] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[key]
 
 
 @dataclass
@@ -58,16 +49,15 @@ class Run:
     truth: list[tuple[S, float, str]] = field(default_factory=list)  # state, time, what proved it
     detected: list[tuple[S, float, str]] = field(default_factory=list)  # state, time, source
     turn_ends: list[float] = field(default_factory=list)  # when each turn was over (the state must be idle)
-    skipped: str = ""
     error: str = ""
 
 
 class TruthWatch:
     """Reads the pane every 50 ms: the tests' marker verdict, the screen, whether the pane is dead."""
 
-    def __init__(self, capture: Callable[[], tuple[str, bool]], markers: Sequence[tuple[S, str]]) -> None:
+    def __init__(self, capture: Callable[[], tuple[str, bool]], markers: Markers) -> None:
         self.capture = capture
-        self.detector = load("support").MarkerDetector("truth", markers)
+        self.markers = ScreenMarkers(markers)
         self.samples: list[tuple[float, S | None, str, bool]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="truth", daemon=True)
@@ -81,15 +71,12 @@ class TruthWatch:
         self._thread.join(timeout=5)
 
     def _poll(self) -> None:
-        from imcodes_core.states import Observation
-
         while not self._stop.is_set():
             try:
                 screen, dead = self.capture()
             except (RuntimeError, subprocess.TimeoutExpired):
                 screen, dead = "", True
-            reading = self.detector.read(Observation("truth", screen, (), dead, None, time.time()))
-            self.samples.append((time.monotonic(), reading.state if reading else None, screen, dead))
+            self.samples.append((time.monotonic(), self.markers.read(screen), screen, dead))
             self._stop.wait(TRUTH_POLL)
 
     def first(self, test: Callable[[S | None, str, bool], bool], after: float) -> float | None:
@@ -104,97 +91,6 @@ class TruthWatch:
                 raise TimeoutError(f"no {what} within {timeout} s")
             time.sleep(TRUTH_POLL)
         return found
-
-
-@dataclass
-class Recipe:
-    """How the tests run one CLI: its markers, home setup, arguments, approval keys and exit line."""
-
-    cli: str
-    module: str
-    prepare: Callable[[Any, FakeModelEndpoint], list[str]]  # writes the home; returns extra arguments
-    approve: str = "\r"  # raw terminal input; "" = no tool turns (the fake cannot call this CLI's tool)
-    exit_line: str = "/quit"
-    args_without_driver: tuple[str, ...] = ()
-    ready_timeout: float = 40.0
-    turn_timeout: float = 40.0
-
-
-def _codex(world: Any, endpoint: FakeModelEndpoint) -> list[str]:
-    load("test_codex").prepare_home(world, endpoint.url)
-    return ["--no-daemon"]
-
-
-def _gemini(world: Any, endpoint: FakeModelEndpoint) -> list[str]:
-    settings, trusted = load("test_gemini").settings_files(str(world.project))
-    (world.home / ".gemini").mkdir()
-    (world.home / ".gemini" / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
-    (world.home / ".gemini" / "trustedFolders.json").write_text(json.dumps(trusted), encoding="utf-8")
-    return []
-
-
-def _qwen(world: Any, endpoint: FakeModelEndpoint) -> list[str]:
-    os.environ["IMCODES_QWEN_BASE_URL"] = f"{endpoint.url}/v1"  # read when the plugin host is made
-    os.environ["IMCODES_QWEN_MODEL"] = endpoint.models[0]
-    return []
-
-
-def _opencode(world: Any, endpoint: FakeModelEndpoint) -> list[str]:
-    folder = world.home / ".config" / "opencode"
-    folder.mkdir(parents=True)
-    config = load("test_opencode").offline_config(f"{endpoint.url}/v1")
-    (folder / "opencode.json").write_text(json.dumps(config), encoding="utf-8")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return ["--port", str(probe.getsockname()[1])]
-
-
-def _openclaw(world: Any, endpoint: FakeModelEndpoint) -> list[str]:
-    (world.home / ".openclaw").mkdir()
-    settings = load("test_openclaw").config(world, f"{endpoint.url}/v1", world.env["OPENAI_API_KEY"])
-    (world.home / ".openclaw" / "openclaw.json").write_text(json.dumps(settings), encoding="utf-8")
-    return []
-
-
-def _claude(world: Any, endpoint: FakeModelEndpoint) -> list[str]:
-    load("test_claude_hooks").prepare_home(world, world.env["ANTHROPIC_API_KEY"])
-    return []
-
-
-RECIPES = {
-    "claude": Recipe("claude", "test_claude", _claude, exit_line="/exit"),
-    "codex": Recipe("codex", "test_codex", _codex, approve="y"),
-    "gemini": Recipe("gemini", "test_gemini", _gemini),
-    "qwen": Recipe(
-        "qwen", "test_qwen", _qwen, args_without_driver=("--auth-type", "openai", "--approval-mode", "default")
-    ),
-    "opencode": Recipe("opencode", "test_opencode", _opencode, exit_line="/exit"),
-    "openclaw": Recipe(
-        "openclaw", "test_openclaw", _openclaw, approve="", exit_line="/exit", args_without_driver=("chat",)
-    ),
-}
-
-
-def make_world(root: Path, endpoint: FakeModelEndpoint) -> Any:
-    """The ``agent_world`` fixture's world (a fixture cannot be called outside pytest): same folders and env."""
-    conftest = load("conftest")
-    home, project = root / "home", root / "project"
-    for folder in (home, project, home / ".config", home / ".cache", home / ".local/share", root / "tmp"):
-        folder.mkdir(parents=True, exist_ok=True)
-    env = {
-        "HOME": str(home),
-        "PATH": f"{conftest.support.agent_cli_dir() / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-        "TMPDIR": str(root / "tmp"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_DATA_HOME": str(home / ".local/share"),
-        "IMCODES_SESSION": "agent-cli-test",
-        "NO_UPDATE_NOTIFIER": "1",
-        **endpoint.agent_env(),
-    }
-    return conftest.AgentWorld(home, project, env)
 
 
 # -- the script: driven by the ground truth ----------------------------------------------------------------------
@@ -287,77 +183,41 @@ class Script:
         self.run.turn_ends.append(time.monotonic())
 
 
-# -- the two ways to run a CLI -----------------------------------------------------------------------------------
+# -- the daemon ----------------------------------------------------------------------------------------------------
 
 
-def run_harness(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Path) -> Run:
-    """Through tests/agents' AgentPane: every detector of the plugin host, OpenCode's event stream followed."""
-    from imcodes_core.drivers import LaunchRequest
-    from imcodes_core.host import make_plugin_host
+class Timeline(NullPublisher):
+    """The daemon's publisher in place of the server link: keeps every timeline event (from the daemon's loop)."""
 
-    conftest, markers = load("conftest"), load(recipe.module).MARKERS
-    run = Run(recipe.cli)
-    world = make_world(root, endpoint)
-    extra = recipe.prepare(world, endpoint)
-    host = make_plugin_host()
-    detectors, from_plugin = conftest.support.detectors_for(host, recipe.cli, markers)
-    try:
-        plan = host.agent_driver(recipe.cli).driver.launch_plan(
-            LaunchRequest("agent-cli-test", world.project, extra_args=extra, env=world.env)
-        )
-        argv, env = list(plan.argv), {**world.env, **plan.env}
-    except KeyError:
-        command, _ = conftest.support.installed_cli(recipe.cli)
-        argv, env = [str(command), *recipe.args_without_driver, *extra], world.env
-    names = ", ".join(getattr(d, "name", "?") for d in detectors)
-    run.channel = f"harness, detectors: {names}" + ("" if from_plugin else " (test markers)")
-    tmux, sock = shutil.which("tmux") or "tmux", f"imcodes-bench-{os.getpid()}-{recipe.cli}"
-    pane = conftest.AgentPane(tmux, sock, recipe.cli, detectors, from_plugin=from_plugin, home=world.home)
-    watch = TruthWatch(lambda: (pane.screen(), pane.pane_status()[0]), markers)
-    try:
-        pane.start(argv, env, world.project)
-        watch.start()
-        if "--port" in extra:
-            from imcodes_opencode.events import sse_event
+    def __init__(self) -> None:
+        self.events: list[TimelineEvent] = []
 
-            pane.follow_sse(int(extra[extra.index("--port") + 1]), "/event", sse_event)
-            run.channel += " + SSE /event"
-        Script(
-            run, recipe, watch, endpoint, lambda data: pane.run_tmux("send-keys", "-t", pane.target, "-l", data)
-        ).play(turns)
-    except (TimeoutError, RuntimeError) as exc:
-        run.error = str(exc)
-    finally:
-        watch.stop()
-        pane.stop()
-        subprocess.run([tmux, "-L", sock, "kill-server"], capture_output=True, timeout=10, check=False)
-        conftest.support.stop_processes_with_home(world.home)
-        with pane._changed:
-            run.detected = [(seen.state, pane.started_at + seen.at, _source(seen.source)) for seen in pane.trail]
-    return run
+    def timeline(self, event: TimelineEvent) -> None:
+        self.events.append(event)
 
 
-def _source(source: Any) -> str:
-    return source.name.lower() if source is not None else "none"
+def _source(data: Any) -> str:
+    """The winning reading's source and detector, e.g. ``structured:codex-events`` (the reason starts with it)."""
+    detector = str(data.get("reason", "")).split(":", 1)[0].strip()
+    return f"{data.get('source', 'none')}:{detector}" if detector else str(data.get("source", "none"))
 
 
 def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Path) -> Run:
-    """Through the daemon, as tests/agents/test_claude_hooks.py runs Claude: its hooks report on the event socket, and
-    the daemon follows the session channels the driver names (Claude's status file) as it always does."""
+    """One CLI as a session of the real daemon (its channels on), driven by the script; the daemon's states."""
     from imcodes_core.daemon.config import DaemonConfig
     from imcodes_core.daemon.lifecycle import Daemon
     from imcodes_core.host import make_plugin_host
     from imcodes_core.protocol.frames import SessionStart, SessionStop, TerminalInput
 
-    conftest, hooks_test = load("conftest"), load("test_claude_hooks")
-    command, _ = conftest.support.installed_cli(recipe.cli)
-    run = Run(recipe.cli, channel="daemon (hooks event socket + screen)")
+    command, version = installed_cli(recipe.cli)
+    run = Run(recipe.cli, channel=f"{version} via the daemon: {recipe.channels} + screen")
     world = make_world(root, endpoint)
-    recipe.prepare(world, endpoint)
-    sock = f"imcodes-bench-{os.getpid()}-daemon"
+    extra_env = recipe.prepare(world, endpoint)
+    sock = f"imcodes-bench-{os.getpid()}-{recipe.cli}"
     saved = dict(os.environ)
     os.environ.update(world.env)  # the daemon's tmux server starts with this environment
-    os.environ.update(IMCODES_CLAUDE_BINARY=str(command), IMCODES_TMUX_SOCKET=sock)
+    os.environ.update(extra_env)  # the plugins read their IMCODES_* settings when the host is made
+    os.environ.update({f"IMCODES_{recipe.cli.upper()}_BINARY": str(command), "IMCODES_TMUX_SOCKET": sock})
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, name="daemon-loop", daemon=True).start()
 
@@ -368,18 +228,19 @@ def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Pa
         return Daemon(DaemonConfig.create(root / "d"), make_plugin_host())
 
     daemon = call(create())
-    timeline = hooks_test.Timeline()
+    timeline = Timeline()
     daemon.registry.publisher = timeline
     served = asyncio.run_coroutine_threadsafe(daemon.serve(install_signals=False), loop)
     watch: TruthWatch | None = None
     try:
         call(asyncio.wait_for(daemon.started.wait(), 10))
-        started = json.loads(
-            call(daemon.commands.handle(SessionStart(id="b1", driver=recipe.cli, cwd=str(world.project)))) or "{}"
-        )
+        frame = SessionStart(id="b1", driver=recipe.cli, cwd=str(world.project))
+        started = json.loads(call(daemon.commands.handle(frame), timeout=recipe.ready_timeout) or "{}")
+        if not started.get("ok"):
+            raise RuntimeError(f"session.start failed: {started.get('error')}")
         name = started["result"]["session"]["name"]
         followed = [sink.channel for sink in daemon.registry.followers.sinks.get(name, [])]
-        run.channel += f", session channels followed: {', '.join(followed) or 'none'}"
+        run.channel += f"; session channels followed: {', '.join(followed) or 'none'}"
 
         def capture() -> tuple[str, bool]:
             shown = subprocess.run(
@@ -394,7 +255,7 @@ def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Pa
         def send(data: str) -> None:
             call(daemon.commands.handle(TerminalInput(id=None, session=name, data=data)))
 
-        watch = TruthWatch(capture, load(recipe.module).MARKERS).start()
+        watch = TruthWatch(capture, recipe.markers).start()
         Script(run, recipe, watch, endpoint, send).play(turns)
         call(daemon.commands.handle(SessionStop(id="b2", session=name)))
     except (TimeoutError, RuntimeError, KeyError) as exc:
@@ -409,10 +270,10 @@ def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Pa
             loop.call_soon_threadsafe(loop.stop)
             os.environ.clear()
             os.environ.update(saved)
-            conftest.support.stop_processes_with_home(world.home)
+            stop_home(world.home)
+            subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, timeout=10, check=False)
     clock = time.time() - time.monotonic()
     run.detected = [
-        (S(str(e.data["state"])), e.at - clock, str(e.data.get("source", "none")))
-        for e in timeline.of("state.changed")
+        (S(str(e.data["state"])), e.at - clock, _source(e.data)) for e in timeline.events if e.kind == "state.changed"
     ]
     return run

@@ -1,7 +1,9 @@
 """State accuracy of the real agent CLIs: ground-truth transitions against the detected state changes.
 
 For each installed CLI, N scripted turns (the first a slow text answer, the rest a tool call approved through its
-dialog; OpenClaw text only) run through the real CLI in tmux against the fake model endpoint (bench/agent_runs.py).
+dialog by keys in the pane; OpenClaw text only) run through the real CLI as a session of the real daemon, its
+machine channels on, against the fake model endpoint (bench/agent_runs.py); the daemon's state.changed events
+are what is measured.
 Ground truth: starting->idle when the tests' markers first show the input box; ->working when the endpoint
 receives the model request; ->waiting_permission when the tool call was streamed and the dialog is on screen;
 ->working when the dialog is gone after the approval; ->idle when the answer's stream ended and the answer is on
@@ -18,9 +20,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
-from bench.agent_runs import RECIPES, Run, run_daemon, run_harness
+from bench.agent_clis import CliMissingError
+from bench.agent_runs import RECIPES, Run, run_daemon
 from bench.stats import histogram, percentile
 from imcodes_core.states import SessionState as S
 from imcodes_core.testing.model_endpoint import FakeModelEndpoint
@@ -30,7 +31,7 @@ LATE_GRACE = 1.0  # a detection this long after the next truth transition still 
 
 def match(run: Run) -> list[tuple[S, float | None, str, bool]]:
     """Per truth transition: (state, delay ms (negative: early) or None if missed, winning source, early)."""
-    found = []
+    found: list[tuple[S, float | None, str, bool]] = []
     for index, (state, at, _) in enumerate(run.truth):
         since = run.truth[index - 1][1] if index else float("-inf")
         until = run.truth[index + 1][1] + LATE_GRACE if index + 1 < len(run.truth) else float("inf")
@@ -104,9 +105,8 @@ def main() -> None:
             endpoint.clear()
             with tempfile.TemporaryDirectory(prefix=f"imcodes-bench-{cli}-") as root:
                 try:
-                    runner = run_daemon if cli == "claude" else run_harness
-                    run = runner(recipe, args.turns, endpoint, Path(root))
-                except pytest.skip.Exception as skipped:
+                    run = run_daemon(recipe, args.turns, endpoint, Path(root))
+                except CliMissingError as skipped:
                     print(f"== {cli}: SKIPPED: {skipped}")
                     continue
             matched = match(run)
@@ -118,7 +118,7 @@ def main() -> None:
             finals = [state_at(run, t) is S.IDLE for t in run.turn_ends]
             totals.update(
                 finals=len(finals) + 1,
-                finals_right=sum(finals) + (run.detected[-1:] and run.detected[-1][0] is S.EXITED),
+                finals_right=sum(finals) + bool(run.detected and run.detected[-1][0] is S.EXITED),
             )
     print(
         f"\n== overall ({time.monotonic() - began:.0f} s): detected {totals['detected']}/{totals['truth']}, "
