@@ -135,14 +135,18 @@ class Script:
         self.watch.wait(lambda _, screen, __: text in screen, begun, 10, f"typed {text!r}")
         time.sleep(0.3)
         for _ in range(3):
+            pressed = time.monotonic()
             self.send("\r")
             if not expect_request:
                 return begun
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline:
-                if self.requests_after(begun):
-                    return begun
+            while not self.requests_after(begun):
+                # taken when its screen works (OpenClaw's first request may come 10 s later): no second Enter
+                taken = self.watch.first(lambda s, _, __: s is S.WORKING, pressed) is not None
+                if time.monotonic() > pressed + (self.recipe.turn_timeout if taken else 3):
+                    break
                 time.sleep(TRUTH_POLL)
+            else:
+                return begun
         raise TimeoutError(f"{text!r} was not submitted after 3 x Enter")
 
     def turn(self, prompt: str, tool: bool) -> None:
@@ -260,6 +264,9 @@ def run_daemon(recipe: Recipe, turns: int, endpoint: FakeModelEndpoint, root: Pa
         call(daemon.commands.handle(SessionStop(id="b2", session=name)))
     except (TimeoutError, RuntimeError, KeyError) as exc:
         run.error = f"{type(exc).__name__}: {exc}"
+        if watch is not None and watch.samples:  # what the pane showed when the script gave up
+            shown = [line for line in watch.samples[-1][2].splitlines() if line.strip()][-12:]
+            run.error += "\n      | " + "\n      | ".join(shown)
     finally:
         if watch is not None:
             watch.stop()
