@@ -1,4 +1,4 @@
-"""The OpenClaw status-line detector over both recorded screens (golden)."""
+"""The OpenClaw status-line detector over the recorded screens (golden)."""
 
 from collections.abc import Callable
 
@@ -23,6 +23,8 @@ class TestOpenClawScreenDetector(StateDetectorContract):
         ]
         unrecorded = screen("openclaw-chat-idle-local").replace("local ready | idle", "local ready | thinking")
         cases += [(Observation("openclaw", ""), None), (Observation("openclaw", unrecorded), None)]
+        # exec in mode "ask" without a Gateway: the tool fails and the turn goes on streaming, no question is asked
+        cases.append((Observation("openclaw", screen("openclaw-chat-exec-ask-no-gateway")), None))
         return cases
 
 
@@ -30,3 +32,12 @@ def test_the_error_evidence_quotes_the_message(screen: Callable[[str], str]) -> 
     reading = OpenClawScreenDetector().read(Observation("openclaw", screen("openclaw-chat-error-no-auth")))
     assert reading is not None and reading.state is SessionState.ERROR
     assert "local ready | error" in reading.evidence and "blocked for inference" in reading.evidence
+
+
+def test_a_failed_exec_approval_is_no_question(screen: Callable[[str], str]) -> None:
+    """OpenClaw 2026.9.6's TUI draws no exec approval: in local mode the registration fails (no Gateway) and the
+    message is printed over the chat while the model streams on; nothing on that screen may read as waiting."""
+    text = screen("openclaw-chat-exec-ask-no-gateway")
+    assert "Exec approval registration failed" in text
+    reading = OpenClawScreenDetector().read(Observation("openclaw", text))
+    assert reading is None  # the status line says "streaming": no state claimed from this screen
