@@ -62,3 +62,9 @@ def test_settings_configure_the_driver(tmp_path: Path) -> None:
 def test_installed_version_is_none_when_claude_is_not_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "")
     assert ClaudeDriver().installed_version() is None
+
+
+def test_interrupt_keys_are_what_the_real_cli_needs() -> None:
+    # checked on the real CLI (tests/agents/test_interrupt.py):
+    # one Escape stops a turn; C-c twice would exit Claude Code
+    assert ClaudeDriver().interrupt_keys == ("Escape",)

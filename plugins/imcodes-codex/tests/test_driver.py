@@ -60,3 +60,9 @@ def test_offline_config_has_every_key_the_fixtures_readme_lists() -> None:
     assert config["projects"]['odd "name"'] == {"trust_level": "trusted"}
     assert config["check_for_update_on_startup"] is False
     assert config["analytics"] == {"enabled": False}
+
+
+def test_interrupt_keys_are_what_the_real_cli_needs() -> None:
+    # checked on the real CLI (tests/agents/test_interrupt.py):
+    # one Escape stops a turn ("esc to interrupt")
+    assert CodexDriver().interrupt_keys == ("Escape",)

@@ -48,3 +48,9 @@ def test_offline_files_match_the_fixtures_readme() -> None:
     assert offline_settings()["security"] == {"auth": {"selectedType": "gemini-api-key"}}
     assert offline_settings()["telemetry"] == {"enabled": False}
     assert trusted_folders(["/abs/project"]) == {"/abs/project": "TRUST_FOLDER"}
+
+
+def test_interrupt_keys_are_what_the_real_cli_needs() -> None:
+    # checked on the real CLI (tests/agents/test_interrupt.py):
+    # one Escape stops a turn ("esc to cancel")
+    assert GeminiDriver().interrupt_keys == ("Escape",)

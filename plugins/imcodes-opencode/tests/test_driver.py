@@ -91,3 +91,9 @@ def test_the_port_is_a_setting_and_a_callers_own_port_wins(tmp_path: Path) -> No
     assert list(plan.argv)[-2:] == ["opencode", "--port=5001"] and plan.channel["port"] == "5001"
     assert plan.channel["password_file"] == str(tmp_path / "opencode-password")
     assert make_driver({}).port is None
+
+
+def test_interrupt_keys_are_what_the_real_cli_needs() -> None:
+    # checked on the real CLI (tests/agents/test_interrupt.py):
+    # the first Escape only arms the interrupt; C-c exits OpenCode
+    assert OpenCodeDriver().interrupt_keys == ("Escape", "Escape")

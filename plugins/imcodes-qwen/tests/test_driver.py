@@ -5,7 +5,7 @@ from pathlib import Path
 import imcodes_qwen.plugin as qwen_plugin
 import pytest
 from imcodes_qwen.channel import QwenJsonFileChannel
-from imcodes_qwen.driver import QwenAcpDriver, QwenDriver
+from imcodes_qwen.driver import CAPABILITIES, QwenAcpDriver, QwenDriver
 from imcodes_qwen.plugin import make_driver
 
 from imcodes_core.channels import ChannelRequest
@@ -91,3 +91,10 @@ def test_the_acp_driver_is_a_transport_running_qwen_acp_with_the_same_settings(t
     assert list(plan.argv) == ["qwen", "--acp", "--auth-type", "openai", "--approval-mode", "default"]
     assert plan.env["OPENAI_BASE_URL"] == "http://127.0.0.1:8765/v1" and plan.env["OPENAI_MODEL"] == "m"
     assert plan.env["IMCODES_SESSION"] == "s" and plan.env["OPENAI_API_KEY"] == "k"
+
+
+def test_interrupt_keys_are_what_the_real_cli_needs() -> None:
+    # checked on the real CLI (tests/agents/test_interrupt.py):
+    # Escape would put the prompt back on the input line; one C-c, never two (exit)
+    assert QwenDriver().interrupt_keys == ("C-c",)
+    assert Capability.INTERRUPT in CAPABILITIES

@@ -31,7 +31,9 @@ class ClaudeDriver(ProcessDriver):
     name = "claude"
     input_delivery = InputDelivery.SEND_KEYS
     tested_versions = TESTED_VERSIONS
-    interrupt_keys = ("Escape",)  # the working footer says "esc to interrupt"
+    # 2.1.331 ("esc to interrupt"): one Escape stops the turn (C-c twice exits). Stopped before any answer text came,
+    # Claude puts the prompt back on its input line.
+    interrupt_keys = ("Escape",)
 
     def __init__(
         self, executable: str = "claude", permission_mode: str | None = "manual", base_url: str = ""

@@ -29,7 +29,9 @@ class CodexDriver(ProcessDriver):
     name = "codex"
     input_delivery = InputDelivery.SEND_KEYS
     tested_versions = TESTED_VERSIONS
-    interrupt_keys = ("Escape",)  # "• Working (3s • esc to interrupt)"
+    # 0.169.0 ("• Working (3s • esc to interrupt)"): one Escape stops the turn ("■ Conversation interrupted"),
+    # the input line stays empty.
+    interrupt_keys = ("Escape",)
 
     def __init__(self, executable: str = "codex", codex_home: str = "", no_daemon: bool = True) -> None:
         self.executable = executable

@@ -26,7 +26,9 @@ class GeminiDriver(ProcessDriver):
     name = "gemini"
     input_delivery = InputDelivery.SEND_KEYS
     tested_versions = TESTED_VERSIONS
-    interrupt_keys = ("Escape",)  # "Thinking... (esc to cancel, 6s)"
+    # 0.61.0 ("Thinking... (esc to cancel, 6s)"): one Escape stops the turn; the cancelled exchange is left out of
+    # the next request's history.
+    interrupt_keys = ("Escape",)
 
     def __init__(self, executable: str = "gemini", base_url: str = "", skip_trust: bool = False) -> None:
         self.executable = executable

@@ -61,7 +61,10 @@ class OpenCodeDriver(ProcessDriver):
     name = "opencode"
     input_delivery = InputDelivery.SEND_KEYS
     tested_versions = TESTED_VERSIONS
-    interrupt_keys = ("Escape",)  # the working footer says "esc interrupt"
+    # 1.18.33: the first Escape only arms it ("esc again to interrupt"), the second stops the turn ("· interrupted").
+    # The two presses must come apart (50 ms was enough): sent in one burst they read as Alt+Escape and do nothing.
+    # C-c exits OpenCode.
+    interrupt_keys = ("Escape", "Escape")
 
     def __init__(self, executable: str = "opencode", port: int | None = None, disable_models_fetch: bool = False):
         self.executable = executable

@@ -13,7 +13,7 @@ from imcodes_qwen.channel import QwenJsonFileChannel
 TESTED_VERSIONS = ("0.24.4",)
 # RESUME: ``qwen --resume <session id>`` reopens a recorded conversation (0.24.4's exit screen says so too); the
 # id comes from the json-file channel. CHAT_EVENTS: that channel reports prompts, answers, tool calls.
-CAPABILITIES = frozenset({Capability.APPROVE, Capability.RESUME, Capability.CHAT_EVENTS})
+CAPABILITIES = frozenset({Capability.APPROVE, Capability.RESUME, Capability.INTERRUPT, Capability.CHAT_EVENTS})
 EVENTS_FILE = "events.jsonl"
 # Over ACP the daemon also interrupts (session/cancel) and records the chat events itself.
 ACP_CAPABILITIES = frozenset({Capability.RESUME, Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
@@ -29,6 +29,10 @@ class QwenDriver(ProcessDriver):
     name = "qwen"
     input_delivery = InputDelivery.SEND_KEYS
     tested_versions = TESTED_VERSIONS
+    # 0.24.4: C-c cancels the turn ("Request cancelled.") and leaves the input line empty; Escape ("esc to cancel")
+    # cancels too but puts the prompt back on the input line, where the next prompt would be appended to it. A
+    # second C-c within ~1 s exits Qwen ("Press Ctrl+C again to exit."): one interrupt is one press.
+    interrupt_keys = ("C-c",)
 
     def __init__(
         self,
