@@ -34,8 +34,8 @@ pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux, pytest.mark.slow]
 
 # Known gaps outside the drivers' keys, strict so that a fix shows up as XPASS:
 CODEX_STAYS_WORKING = (
-    "Codex stops at once (■ Conversation interrupted) but no hook reports it and codex-screen's idle (0.7) is too "
-    "unsure to supersede the UserPromptSubmit hook's working: the daemon says working until the next hook"
+    "Codex stops at once (■ Conversation interrupted, empty input line) but no hook reports it and codex-screen "
+    "still reads working (the last turn has no 'Worked for' under it yet): the daemon says working until a hook"
 )
 OPENCODE_NEEDS_A_PAUSE = (
     "OpenCode needs two Escapes at least ~50 ms apart; the daemon sends interrupt_keys in one send-keys burst, "
