@@ -34,6 +34,7 @@ VERIFY_SECONDS = 1.5  # per Enter: a TUI that swallowed the first Enter (still p
 POLL_SECONDS = 0.08
 MARKER_CHARS = 16  # the end of the prompt we look for on the input line
 DEFAULT_INTERRUPT_KEYS = ("C-c",)
+KEY_PAUSE_SECONDS = 0.15  # between the keys of an interrupt
 KEY_NAMES = {"esc": "Escape", "escape": "Escape", "enter": "Enter", "tab": "Tab", "space": "Space"}
 PASTE_BUFFER = "imcodes-prompt"
 
@@ -165,8 +166,17 @@ class AgentIO:
     # -- interrupt -----------------------------------------------------------------------------------------------
 
     async def interrupt(self) -> dict[str, Any]:
+        state = str(self.live.verdict.state)
+        if state not in BUSY_STATES:
+            # an idle agent has nothing to stop, and some exit on the key instead (Qwen on a second C-c)
+            raise SessionError(f"the agent is not working ({state.replace('_', ' ')}): nothing to interrupt")
         keys = tuple(getattr(self.driver, "interrupt_keys", None) or DEFAULT_INTERRUPT_KEYS)
-        await self.tmux.run("send-keys", "-t", self.target, *keys)
+        for number, key in enumerate(keys):
+            if number:
+                # TUIs read keys that arrive together as one paste or ignore the repeat: OpenCode's first Escape
+                # arms "esc again to interrupt" and takes a second one only ~50 ms later
+                await asyncio.sleep(KEY_PAUSE_SECONDS)
+            await self.tmux.run("send-keys", "-t", self.target, key)
         return {"keys": list(keys)}
 
 

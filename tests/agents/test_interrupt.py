@@ -32,21 +32,14 @@ from imcodes_core.testing.model_wire import Behaviour, chunks
 
 pytestmark = [pytest.mark.agent_cli, pytest.mark.tmux, pytest.mark.slow]
 
-# Known gaps outside the drivers' keys, strict so that a fix shows up as XPASS:
-CODEX_STAYS_WORKING = (
-    "Codex stops at once (■ Conversation interrupted, empty input line) but no hook reports it and codex-screen "
-    "still reads working (the last turn has no 'Worked for' under it yet): the daemon says working until a hook"
-)
-OPENCODE_NEEDS_A_PAUSE = (
-    "OpenCode needs two Escapes at least ~50 ms apart; the daemon sends interrupt_keys in one send-keys burst, "
-    "which OpenCode reads as Alt+Escape and ignores"
-)
+# Codex reports no interrupt through a hook: its screen's "■ Conversation interrupted" says it (codex-screen).
+# OpenCode needs two Escapes ~50 ms apart: the daemon pauses between an interrupt's keys (agent_io.py).
 CLIS = (
     "claude",
-    pytest.param("codex", marks=pytest.mark.xfail(reason=CODEX_STAYS_WORKING, strict=True)),
+    "codex",
     "gemini",
     "qwen",
-    pytest.param("opencode", marks=pytest.mark.xfail(reason=OPENCODE_NEEDS_A_PAUSE, strict=True)),
+    "opencode",
 )
 SLOW_PROMPT = "Say hello SLOWLY please"
 NEXT_PROMPT = "Say hello please"

@@ -29,6 +29,7 @@ GOLDEN = {
     "codex-working-hollow-spinner": S.WORKING,
     "codex-typing": S.IDLE,
     "codex-typing-slash-command": S.IDLE,
+    "codex-interrupted": S.IDLE,  # by tests/agents/test_interrupt.py: Escape while an answer streamed
 }
 
 
@@ -77,3 +78,9 @@ def test_resume_id_and_working_evidence(screen: Callable[[str], str]) -> None:
 def test_no_reading_while_the_box_hides_after_a_prompt_is_sent(screen: Callable[[str], str]) -> None:
     # captured from the real Codex 0.169.0: for a moment the prompt shows without input box or footer
     assert CodexScreenDetector().read(Observation("codex", screen("codex-prompt-just-sent"))) is None
+
+
+def test_an_interrupted_turn_is_idle_surely_enough_to_outrank_the_prompts_hook(screen: Callable[[str], str]) -> None:
+    reading = CodexScreenDetector().read(Observation("codex", screen("codex-interrupted")))
+    assert reading is not None and reading.state is S.IDLE and reading.confidence >= 0.75
+    assert "interrupted" in reading.evidence

@@ -114,6 +114,8 @@ async def test_a_busy_agent_refuses_a_prompt_and_an_interrupt_stops_it(harness: 
     await harness.screen_shows(name, "Interrupted by user")
     await wait_state(peer, name, "idle", seen)
     assert "slow done" not in harness.tmux("capture-pane", "-p", "-t", f"={name}:").stdout
+    idle = await peer.command("session.interrupt", session=name)  # a second C-c could end some agents
+    assert not idle["ok"] and idle["error"] == "the agent is not working (idle): nothing to interrupt"
     again = await peer.command("session.prompt", session=name, text="after the stop")
     assert again["ok"], again
     await harness.screen_shows(name, "● Done: after the stop")

@@ -31,6 +31,9 @@ _PLACEHOLDER = "Ask Codex to do anything"
 _FOOTER_LINES = 3  # under the input box: model and folder, shortcuts hint (gone while typing), warnings
 # While an answer streams Codex shows no status line; a turn ends with "Worked for 2s • 15:43" under it.
 _TURN_END = re.compile(r"^\s*(?:─+\s*)?Worked for \S+")
+# An interrupted turn (Escape) ends with "■ Conversation interrupted - use /feedback if something went wrong" and
+# no hook says so: sure enough to outrank the older UserPromptSubmit hook (states.py's staleness rule).
+_INTERRUPTED = re.compile(r"^\s*■ Conversation interrupted")
 _TURN_OUTPUT = re.compile(r"^(?:› |• )")  # a prompt sent or an answer: some turn happened on this screen
 _COMMAND_POPUP = re.compile(r"^[›\s]\s/[\w-]+\s{2,}\S")  # "› /quit  exit Codex" above a typed slash command
 
@@ -124,6 +127,8 @@ class CodexScreenDetector(ScreenPatternDetector):
         history = lines[:box]
         while history and _COMMAND_POPUP.match(history[-1]):
             history.pop()
+        if history and _INTERRUPTED.match(history[-1]):
+            return self._reading(SessionState.IDLE, 0.85, "the last turn was interrupted ('■ Conversation')")
         if any(_TURN_OUTPUT.match(line) for line in history) and not (history and _TURN_END.match(history[-1])):
             return self._reading(SessionState.WORKING, 0.75, "the last turn has no 'Worked for' under it yet")
         typed = lines[box][2:].strip()
