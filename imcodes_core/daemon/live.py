@@ -3,7 +3,8 @@
 The control client carries commands (input, resize, snapshots) and tells us when the session ends; its own
 ``%output`` stream is switched off. Live bytes come through ``pipe-pane -O`` (see pipe.py), which costs tmux far
 less. Everything here is driven by tmux's own output: a session that prints nothing costs nothing (no timer, no
-poll). While output flows, one ``output`` timeline event and one state reading happen per interval at most.
+poll). While output flows, one ``output`` timeline event per 0.5 s and one state reading per ``DETECT_INTERVAL``
+happen at most, the last always after the last output.
 
 Snapshot then live bytes for a new viewer: the pipe is drained before the capture is asked for, and the bytes read
 until its answer are replayed after the snapshot. Residual race: bytes tmux produced just before the capture but
@@ -40,6 +41,9 @@ from imcodes_core.states import (
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 50  # machine-channel events the detectors see, newest last
+# While output flows the screen is read at most this often: a dialog that went away after an approval, when no
+# machine channel says so (Codex), is seen within this (it was 0.5 s: 420-450 ms approval-to-working delays).
+DETECT_INTERVAL = 0.15
 
 
 class SessionSink(Protocol):
@@ -84,6 +88,8 @@ class LiveSession:
         self.pipe: PaneOutput | None = None
         self.closing = False
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._detect_handle: asyncio.TimerHandle | None = None
+        self._last_detect = 0.0
         self._detecting = False
         self._detect_again = False
         self.events: deque[AgentEvent] = deque(maxlen=RECENT_EVENTS)  # from hooks (daemon/channels.py)
@@ -128,6 +134,9 @@ class LiveSession:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        if self._detect_handle is not None:
+            self._detect_handle.cancel()
+            self._detect_handle = None
         self._flush_output()
         if self.control is not None:
             if self.pane and self.control.alive:
@@ -180,12 +189,20 @@ class LiveSession:
             log.info("viewer of %s fell %d bytes behind: reset and fresh snapshot", self.name, viewer.limit)
             self._snapshot(viewer, reset=True)
         delay = self.summary.add(data)
+        loop = asyncio.get_running_loop()
         if delay is not None and self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush_timer)
+            self._flush_handle = loop.call_later(delay, self._flush_timer)
+        if self._detect_handle is None:  # output after the last reading: one more reading, at most this soon
+            wait = max(0.0, self._last_detect + DETECT_INTERVAL - time.monotonic())
+            self._detect_handle = loop.call_later(wait, self._detect_timer)
 
     def _flush_timer(self) -> None:
         self._flush_handle = None
         self._flush_output()
+
+    def _detect_timer(self) -> None:
+        self._detect_handle = None
+        self._last_detect = time.monotonic()
         self._detect()
 
     def _flush_output(self) -> None:
