@@ -119,6 +119,7 @@ class StateVerdict:
 UNKNOWN_VERDICT = StateVerdict(SessionState.UNKNOWN, 0.0, None, "no detector had a reading", ())
 
 
+GUESS_CONFIDENCE = 0.3  # below this a fallback detector's reading is a guess (see StateDetector.fallback)
 FRESH_CONFIDENCE = 0.75  # a reading must be at least this sure to supersede an older one that disagrees
 
 
@@ -200,6 +201,10 @@ class StateDetector:
 
     name = "detector"
     drivers: frozenset[str] = frozenset()  # the drivers this detector reads; empty means every driver
+    # A generic fallback (any driver): its guesses (confidence below GUESS_CONFIDENCE) are left out for a session
+    # whose driver has detectors of its own, once it has started: their silence means "cannot tell from this
+    # screen" (a prompt being typed, a redraw), not "whatever the generic patterns guess".
+    fallback = False
 
     def applies_to(self, driver: str) -> bool:
         return not self.drivers or driver in self.drivers

@@ -76,6 +76,7 @@ class GenericScreenDetector(StateDetector):
     """Screen patterns shared by most terminal agents and shells. Low confidence by design."""
 
     name = "generic-screen"
+    fallback = True
 
     def read(self, observation: Observation) -> StateReading | None:
         lines = [line.rstrip() for line in observation.screen.splitlines() if line.strip()]

@@ -30,10 +30,12 @@ from imcodes_core.daemon.tmux import ControlClient, Reply, Tmux
 from imcodes_core.protocol.frames import SessionInfo, TimelineEvent
 from imcodes_core.redaction import SecretRegistry, redact
 from imcodes_core.states import (
+    GUESS_CONFIDENCE,
     UNKNOWN_VERDICT,
     AgentEvent,
     Observation,
     SessionArbiter,
+    SessionState,
     StateDetector,
     StateVerdict,
 )
@@ -74,6 +76,7 @@ class LiveSession:
         self.tmux = tmux
         self.journal = journal
         self.detectors = [d for d in detectors if d.applies_to(record.driver)]
+        self._own_detectors = any(getattr(d, "drivers", None) for d in self.detectors)  # a plugin's, for this driver
         self.sink = sink
         self.viewer_limit = viewer_limit
         self.secrets = secrets
@@ -308,11 +311,24 @@ class LiveSession:
             now=now,
         )
         readings = []
+        started = self.verdict.state not in (SessionState.UNKNOWN, SessionState.STARTING)
         for detector in self.detectors:
             try:
-                readings.append(detector.read(observation))
+                reading = detector.read(observation)
             except Exception:  # one broken detector must not blind the others
                 log.exception("state detector %s failed", getattr(detector, "name", detector))
+                continue
+            if (
+                reading is not None
+                and started
+                and self._own_detectors
+                and getattr(detector, "fallback", False)
+                and reading.confidence < GUESS_CONFIDENCE
+            ):
+                continue  # the driver's own detectors could not tell: keep what they said last
+            readings.append(reading)
+        if started and not any(readings):
+            return  # nobody can tell from this screen: the session stays as it was
         verdict = self.arbiter.arbitrate(readings, now)
         changed = verdict.state != self.verdict.state
         self.verdict = verdict
