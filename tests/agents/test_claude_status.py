@@ -3,8 +3,9 @@
 After a permission prompt is approved no hook fires until the tool has finished, so the hooks cannot say *working
 again*; Claude's ``sessions/<pid>.json`` can (status busy at the keypress). The daemon follows that file through
 the driver's ``session_channels`` (imcodes_claude/status.py). The test approves the dialog and asserts that the
-file flipped waiting -> busy promptly, that the daemon's state changed to working with that file as its evidence,
-and how long after the keypress each happened (printed; bounded).
+file flipped waiting -> busy promptly, that the daemon's state changed to working with that file among its evidence
+(the screen, read every 150 ms while output flows, may say it a moment first), and how long after the keypress each
+happened (printed; bounded).
 """
 
 from __future__ import annotations
@@ -91,8 +92,17 @@ async def test_claude_status_file_says_working_right_after_the_approval(
         )
         measured["state_ms"] = (changed.at - pressed) * 1000
         reason = str(changed.data["reason"])
-        assert reason.startswith(f"claude-events: sessions/{status_file.name}: busy"), timeline.reasons()
-        assert changed.data["source"] == "structured"
+        # The file or the screen may say it first (the screen is read every 150 ms while output flows): either
+        # way the file's busy must be among the verdict's readings, and the screen only as the newer change.
+        from_file = reason.startswith(f"claude-events: sessions/{status_file.name}: busy")
+        from_screen = reason.startswith("claude-screen: ") and "after the last structured reading" in reason
+        assert from_file or from_screen, timeline.reasons()
+        wanted = f"sessions/{status_file.name}: busy"
+        await kit.until(
+            lambda: _async(any(wanted in r.evidence for r in live.verdict.readings if r.detector == "claude-events")),
+            2,
+            "the file's busy among the verdict's readings",
+        )
 
         await timeline.wait(lambda: timeline.of("assistant.final"), 30, "assistant.final")
         await timeline.wait(lambda: timeline.last_state() == "idle", 10, "idle after the tool")
