@@ -1,7 +1,7 @@
 // The offline shell: the app's own files are cached so the PWA starts without a network; the page then shows
 // which hop is down. API, auth and WebSocket traffic is never cached or intercepted.
 
-const CACHE = "imcodes-shell-v8";
+const CACHE = "imcodes-shell-v9";
 const SHELL = [
   "/",
   "/static/app.css",
@@ -21,6 +21,8 @@ const SHELL = [
   "/static/js/dom.js",
   "/static/js/keys.js",
   "/static/js/passkeys.js",
+  "/static/js/people.js",
+  "/static/js/roles.js",
   "/static/js/security.js",
   "/static/js/sharing.js",
   "/static/js/sign-in.js",

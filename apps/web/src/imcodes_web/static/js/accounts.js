@@ -32,15 +32,15 @@ function section(id, title, ...children) {
     h("h3", { id: `${id}-title` }, title), ...children);
 }
 
-/** A Revoke button that asks once more in place. */
-function confirmButton(label, question, onConfirm) {
+/** A Revoke button that asks once more in place; `onConfirm` resolves false to put the button back. */
+export function confirmButton(label, question, onConfirm, action = "revoke") {
   const cell = h("div", { class: "device-actions" });
   const reset = () => cell.replaceChildren(
-    h("button", { type: "button", class: "text-button danger", "data-action": "revoke", onclick: ask }, label));
+    h("button", { type: "button", class: "text-button danger", "data-action": action, onclick: ask }, label));
   function ask() {
     cell.replaceChildren(
       h("span", { class: "confirm-text" }, question),
-      h("button", { type: "button", class: "danger-fill", "data-action": "confirm-revoke",
+      h("button", { type: "button", class: "danger-fill", "data-action": `confirm-${action}`,
         onclick: async () => { if (!(await onConfirm())) reset(); } }, label),
       h("button", { type: "button", class: "text-button", onclick: reset }, "Cancel"),
     );
@@ -180,6 +180,12 @@ export function setupAccounts({ api, fail, say, ago }) {
   before.before(invitations, keys);
 
   return {
+    /** The "Invite someone" section (people.js places "People" after it). */
+    invitationsSection: invitations,
+    /** After someone was removed: their used invitation now reads "a deleted user" (links shown stay). */
+    async reloadInvitations() {
+      if (!invitations.hidden) await refreshInvitations();
+    },
     /** Called each time the dialog opens: secrets shown earlier are cleared, lists reloaded. */
     async refresh() {
       for (const box of [inviteResult, keyResult]) {

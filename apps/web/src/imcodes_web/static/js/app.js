@@ -9,7 +9,7 @@ import { chunkInput, createStickyCtrl, keyBytes } from "./keys.js";
 import { renderSidebar, sessionTitle } from "./sidebar.js";
 import { createStore, sessionKey, stateClass, stateReason } from "./store.js";
 import { createTerminalView } from "./terminal-view.js";
-import { setupSecurity } from "./security.js";
+import { api, setupSecurity } from "./security.js";
 import { applyViewOnly, isViewOnly } from "./sharing.js";
 import { createTimelines } from "./timeline.js";
 
@@ -38,6 +38,17 @@ function main() {
   let current = null; // {machine, session}
   let view = null;
   let link = { state: "connecting" };
+
+  // Which role each shared session gives me: the machines frame has one role per machine, the shares say per session.
+  // Asked again on every machines frame (the server re-sends it whenever a share is made or revoked).
+  let sharesAsked = 0;
+  async function loadShares() {
+    const asked = ++sharesAsked;
+    const result = await api("GET", "/api/shares");
+    if (asked !== sharesAsked) return; // a newer answer is on its way
+    if (result.ok) store.applyShares(result.body?.shared_with_me ?? []);
+    // on failure the old answer stays, capped by the machines frame's roles (the server refuses the rest anyway)
+  }
 
   const chat = createChatView({
     request: (frame) => connection.request(frame, { keep: false }),
@@ -157,6 +168,7 @@ function main() {
       switch (frame.type) {
         case "machines":
           store.applyMachines(frame.machines ?? []);
+          if (store.machines().some((m) => m.role !== "owner")) loadShares();
           if (current && !store.session(current.machine, current.session)) closeSession("That session is gone.");
           if (!current) openFromHash();
           break;

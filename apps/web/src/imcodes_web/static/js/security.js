@@ -1,6 +1,6 @@
 // The "Devices & security" dialog: browsers and machines (each revocable), pairing a new machine with a one-time
-// code, passkeys (passkeys.js), invitations and API keys (accounts.js), sign-out everywhere, and the TOTP second
-// factor (enrol, confirm, recovery codes shown once, disable).
+// code, passkeys (passkeys.js), invitations and API keys (accounts.js), people (people.js), sign-out everywhere, and
+// the TOTP second factor (enrol, confirm, recovery codes shown once, disable).
 // Every state-changing request is a cookie-authenticated POST with the X-CSRF-Token header, as the server requires.
 
 import { readCookie } from "./connection.js";
@@ -8,6 +8,7 @@ import { $, h } from "./dom.js";
 import { setupPasskeys } from "./passkeys.js";
 import { setupAccounts } from "./accounts.js";
 import { setupAudit } from "./audit.js";
+import { setupPeople } from "./people.js";
 import { setupSharing } from "./sharing.js";
 
 /** A failed request as a sentence that says what to do next. */
@@ -23,7 +24,8 @@ export function explainFailure(status, body, action) {
   return `Could not ${action}: ${message || `the server answered ${status}`}.`;
 }
 
-async function api(method, url, body) {
+/** A cookie-authenticated request (X-CSRF-Token on every POST): {ok, status, body}; status 0 when unreachable. */
+export async function api(method, url, body) {
   const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (method !== "GET") options.headers["X-CSRF-Token"] = readCookie("imcodes_csrf");
   if (body !== undefined) {
@@ -100,6 +102,9 @@ export function setupSecurity({ store }) {
   const passkeys = setupPasskeys({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
   const accounts = setupAccounts({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago });
   const sharing = setupSharing({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago, store });
+  const people = setupPeople({ api, fail, say: (text, kind) => setStatus(status, text, kind), ago,
+    after: accounts.invitationsSection,
+    onRemoved: () => Promise.all([sharing.refresh(), accounts.reloadInvitations()]) });
   const audit = setupAudit({ api, fail, ago });
 
   /** A row's Revoke button asks once more in place, then POSTs. */
@@ -330,7 +335,8 @@ export function setupSecurity({ store }) {
       everywhere.dataset.armed = "false";
       everywhere.textContent = "Sign out everywhere";
       if (!dialog.open) dialog.showModal();
-      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh(), accounts.refresh(), sharing.refresh()]);
+      await Promise.all([refreshDevices(), refreshTotp(), passkeys.refresh(), accounts.refresh(), sharing.refresh(),
+        people.refresh()]);
     },
   };
 }

@@ -6,9 +6,9 @@
 
 import { $, h } from "./dom.js";
 
-/** True when `target` ({machine}) was shared with me read-only. */
+/** True when `target` ({machine, session}) was shared with me read-only: the session's own role, not the machine's. */
 export function isViewOnly(store, target) {
-  return !!target && store.machine(target.machine)?.role === "viewer";
+  return !!target && store.role(target.machine, target.session) === "viewer";
 }
 
 /** Session page: the key bar and the "view only" badge follow the current session's role. */

@@ -1,6 +1,8 @@
 // The client's model of machines, sessions, link status and unread marks, fed by server frames. Pure (no DOM):
 // tested with node. The UI re-renders from it on every change.
 
+import { grantsFromShares, sessionRole } from "./roles.js";
+
 export const KNOWN_STATES = ["starting", "idle", "working", "waiting_permission", "error", "exited", "setup"];
 
 const ENDED_KEPT = 10;
@@ -26,6 +28,7 @@ export function createStore({ seen = new Map(), onSeen = () => {} } = {}) {
   const machines = new Map(); // name -> {machine, hostname, online, role, drivers, sessions: Map}
   const listeners = new Set();
   const ended = new Map(); // machine -> sessions that ended with a known agent conversation (newest first)
+  let grants = new Map(); // machine -> what was shared with me of it (roles.js), from GET /api/shares
   let viewing = null; // {machine, session} or null
   let loaded = false;
 
@@ -77,6 +80,16 @@ export function createStore({ seen = new Map(), onSeen = () => {} } = {}) {
     },
     machines: () => [...machines.values()],
     machine: (name) => machines.get(name) ?? null,
+    /** My role in `session` of `machine` (roles.sessionRole), or null for a machine not listed. */
+    role(machine, session) {
+      const m = machines.get(machine);
+      return m ? sessionRole(m.role, grants.get(machine), session) : null;
+    },
+    /** GET /api/shares' shared_with_me: which role each shared session gives me. */
+    applyShares(rows) {
+      grants = grantsFromShares(rows);
+      changed();
+    },
     session: (machine, session) => machines.get(machine)?.sessions.get(session) ?? null,
     sessions(machine) {
       const m = machines.get(machine);
