@@ -1,5 +1,6 @@
 """Claude's session status file as a channel: the recorded snapshots replayed into a real file, followed by the
-real channel; finding the file by the pane's process (direct, behind a wrapper, by tmux session and cwd); what an
+real channel; finding the file by the pane's process (direct, behind a wrapper, by tmux session and cwd); a file
+whose ``procStart`` is not the live process's start time (left by a killed Claude, pid reused) ignored; what an
 idle session costs; and the event detector reading the file's events together with the hooks (newest wins)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from imcodes_claude.driver import ClaudeDriver
 from imcodes_claude.events import ClaudeEventDetector, hook_event
-from imcodes_claude.status import ClaudeStatusChannel, config_dir, status_event
+from imcodes_claude.status import ClaudeStatusChannel, config_dir, process_start, status_event
 
 from imcodes_core.channels import ChannelRequest
 from imcodes_core.states import AgentEvent, Observation, SessionState, SignalSource
@@ -90,13 +91,14 @@ async def test_the_recorded_snapshots_become_status_events_dated_by_claude(
 ) -> None:
     snapshots = recorded(jsonl, RECORDED_PID)
     pid = os.getpid()  # a live process stands in for the recorded one (a dead one's file is left alone)
+    started = str(process_start(pid))  # ... with its own start time (the recorded one is another process's)
     path = tmp_path / f"{pid}.json"
     channel = ClaudeStatusChannel("s1", tmp_path, pid, sessions_dir=tmp_path, fast=0.01, slow=0.03, search=0.01)
     sink = RecordingSink()
     task = asyncio.create_task(channel.follow(sink))
     try:
         for snapshot in snapshots:
-            write(path, {**snapshot, "pid": pid})
+            write(path, {**snapshot, "pid": pid, "procStart": started})
             await asyncio.sleep(0.12)
         path.write_text('{"pid": 1, "status": "bu', encoding="utf-8")  # caught mid-write: nothing reported
         await asyncio.sleep(0.12)
@@ -185,6 +187,78 @@ def test_the_file_is_found_behind_a_wrapper_or_by_tmux_session_and_cwd(
     gone.wait(5)  # a file whose process is dead (left by a killed Claude) is never ours
     write(tmp_path / "99.json", {"pid": gone.pid, "cwd": str(tmp_path), "tmux": "s2:@1.%1"})
     assert ClaudeStatusChannel("s2", tmp_path, None, sessions_dir=tmp_path).find() is None
+
+
+def starttime(pid: int) -> int:
+    """Field 22 of /proc/<pid>/stat, read here independently of the module: the comm (field 2) may hold spaces."""
+    after_comm = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(after_comm[22 - 3])
+
+
+def test_process_start_is_the_start_time_in_clock_ticks_since_boot(
+    sleeper: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    before = time.time()
+    process = sleeper()
+    ticks = process_start(process.pid)
+    assert ticks is not None and ticks == starttime(process.pid)
+    stat = Path("/proc/stat").read_text().splitlines()
+    boot = next(float(line.split()[1]) for line in stat if line.startswith("btime "))
+    started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    assert before - 1.5 < started < time.time() + 1.5  # btime is whole seconds
+    assert process_start(os.getpid()) != ticks  # another process, another start
+    process.kill()
+    process.wait(5)
+    assert process_start(process.pid) is None
+
+
+async def test_a_file_whose_proc_start_is_not_the_live_process_is_ignored_and_a_matching_one_followed(
+    tmp_path: Path, sleeper: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    process = sleeper()  # the pane's process: its pid is the one a killed Claude left a file under
+    started = starttime(process.pid)
+    path = tmp_path / f"{process.pid}.json"
+    stale = {"pid": process.pid, "sessionId": "old", "status": "busy", "statusUpdatedAt": 1000}
+    write(path, {**stale, "procStart": str(started - 1)})  # Claude writes it as a decimal string
+    channel = ClaudeStatusChannel("s1", tmp_path, process.pid, sessions_dir=tmp_path, fast=0.01, search=0.02)
+    assert channel.find() is None
+    sink = RecordingSink()
+    task = asyncio.create_task(channel.follow(sink))
+    try:
+        await asyncio.sleep(0.3)
+        assert sink.events == [] and sink.conversations == []
+        write(path, {**stale, "sessionId": "new", "statusUpdatedAt": 2000, "procStart": str(started)})
+        await until(lambda: len(sink.events) >= 1)
+        assert [e.kind for e in sink.events] == ["status.busy"] and sink.conversations == ["new"]
+        # the file now says another process wrote it: what it says next is not followed
+        write(path, {**stale, "status": "idle", "statusUpdatedAt": 3000, "procStart": str(started + 100)})
+        await asyncio.sleep(0.3)
+        write(path, {**stale, "status": "waiting", "statusUpdatedAt": 4000, "procStart": "not a number"})
+        await asyncio.sleep(0.3)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert [e.kind for e in sink.events] == ["status.busy"]
+    assert channel.find() is None
+
+
+def test_a_stale_file_is_not_found_behind_a_wrapper_nor_by_tmux_session_and_cwd(
+    tmp_path: Path, sleeper: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    wrapper = sleeper("sh", "-c", "sleep 30 & echo $!; wait")
+    assert wrapper.stdout is not None
+    child = int(wrapper.stdout.readline())
+    path = tmp_path / f"{child}.json"
+    by_pane = ClaudeStatusChannel("s1", tmp_path, wrapper.pid, sessions_dir=tmp_path)
+    by_tmux = ClaudeStatusChannel("s1", tmp_path, None, sessions_dir=tmp_path)
+    content = {"pid": child, "cwd": str(tmp_path), "tmux": "s1:@3.%4"}
+    write(path, {**content, "procStart": str(starttime(child) + 7)})
+    assert by_pane.find() is None and by_tmux.find() is None
+    write(path, {**content, "procStart": str(starttime(child))})
+    assert by_pane.find() == path and by_tmux.find() == path
+    write(path, content)  # no procStart (an older Claude): trusted while the pid is alive, as before
+    assert by_pane.find() == path and by_tmux.find() == path
 
 
 def test_the_config_dir_is_the_one_the_pane_process_sees(

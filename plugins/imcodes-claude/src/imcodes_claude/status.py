@@ -4,6 +4,11 @@ Claude Code (2.1.331) keeps ``<config dir>/sessions/<pid>.json`` while it runs (
 else ``~/.claude``) and rewrites it on every status change: ``status`` idle / busy / waiting, ``waitingFor``
 ("permission prompt"), ``statusUpdatedAt`` (ms) and ``sessionId``. It is deleted when Claude exits.
 
+A killed Claude leaves its file behind, and its pid may later be reused (by a new pane's shell, say). The file's
+``procStart`` says which process wrote it: the process's start time as ``/proc/<pid>/stat`` field 22 (clock ticks
+since boot) in decimal, checked equal on the real CLI. A file whose ``procStart`` differs from the live process's is
+stale and ignored; a file without it (older versions) is trusted as long as its pid is alive.
+
 The file is what says *working again* right after a permission prompt was approved: no hook fires then until the
 tool has finished (PostToolUse), while the file turns busy at the keypress. :class:`ClaudeStatusChannel` watches it
 and reports each change as ``status.<status>`` with ``at`` = ``statusUpdatedAt`` (Claude's own clock for the
@@ -87,6 +92,30 @@ def _alive(pid: object) -> bool:
     return isinstance(pid, int) and pid > 0 and Path(f"/proc/{pid}").exists()
 
 
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2 :].split()[19])  # fields after the comm start at field 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def written_by_live_process(content: Mapping[str, Any], pid: object) -> bool:
+    """Whether the file's writer ``pid`` is alive and is the same process: its ``procStart``, when the file has one,
+    equals the live process's start time (a reused pid has another)."""
+    if not isinstance(pid, int) or not _alive(pid):
+        return False
+    recorded = content.get("procStart")
+    if recorded is None:
+        return True  # a version without the field: the live pid is all there is to go by
+    try:
+        expected = int(recorded)
+    except (TypeError, ValueError):
+        return False  # a value Claude never writes: not a file to trust
+    return process_start(pid) == expected
+
+
 def _descends_from(pid: int, ancestor: int) -> bool:
     for _ in range(MAX_ANCESTRY):
         if pid == ancestor:
@@ -130,7 +159,10 @@ class ClaudeStatusChannel:
         (a wrapper) or, with no pane pid, whose tmux session and cwd are ours."""
         folder = self.sessions_dir or config_dir(self.pane_pid) / "sessions"
         if self.pane_pid is not None and (direct := folder / f"{self.pane_pid}.json").is_file():
-            return direct
+            content = read_status_file(direct)
+            # unreadable: caught mid-rewrite, which a stale file never is; watch() checks it once it reads it
+            if content is None or written_by_live_process(content, content.get("pid", self.pane_pid)):
+                return direct
         try:
             candidates = sorted(folder.glob("*.json"))
         except OSError:
@@ -139,7 +171,7 @@ class ClaudeStatusChannel:
             if path.stem == str(self.pane_pid):
                 continue
             content = read_status_file(path)
-            if content is None or not _alive(content.get("pid")):
+            if content is None or not written_by_live_process(content, content.get("pid")):
                 continue
             if self._ours(content):
                 return path
@@ -172,6 +204,7 @@ class ClaudeStatusChannel:
         last: tuple[object, object, object] | None = None
         conversation = ""
         status = ""
+        content: dict[str, Any] = {}
         self.busy_seen = 0
         while True:
             self.polls += 1
@@ -182,13 +215,13 @@ class ClaudeStatusChannel:
             now = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             unreadable = False
             if now != signature:
-                content = read_status_file(path)
-                if content is None:
+                snapshot = read_status_file(path)
+                if snapshot is None:
                     unreadable = True  # caught mid-rewrite: read again soon
                 else:
-                    signature = now
-                    if not _alive(content.get("pid")):
-                        return  # left behind by a killed process
+                    signature, content = now, snapshot
+                    if not written_by_live_process(content, content.get("pid", _pid_of(path))):
+                        return  # left behind by a killed process (whose pid may have been reused)
                     event = status_event(content, str(path), time.time())
                     status = str(event.data["status"])
                     key = (status, content.get("statusUpdatedAt"), content.get("waitingFor"))
@@ -201,8 +234,8 @@ class ClaudeStatusChannel:
                     if isinstance(session_id, str) and session_id and session_id != conversation:
                         conversation = session_id
                         sink.conversation(session_id)
-            elif status not in ACTIVE and not _alive(_pid_of(path)):
-                return
+            elif status not in ACTIVE and not written_by_live_process(content, _pid_of(path)):
+                return  # its Claude was killed (and the pid perhaps reused) while the file stood still
             await asyncio.sleep(self.fast if unreadable or status in ACTIVE or status == NO_STATUS else self.slow)
 
 
