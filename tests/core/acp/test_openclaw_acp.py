@@ -10,6 +10,10 @@ relayed by the bridge as ``session/request_permission``.
   the daemon: a cold Gateway takes 10 s here and over 45 s on a loaded 2-core machine, longer than the daemon
   gives a transport to start (START_SECONDS) and than its server link survives one long command (see the
   imcodes-openclaw README).
+- ``session/load`` (2026.9.6 offers ``loadSession``): a conversation reopened by a new launcher whose Gateway is a
+  new one (the Gateway keeps sessions in OpenClaw's state directory); through the daemon, adoption after a daemon
+  restart and resume by conversation id after a stop. Each time the replay holds the earlier prompt and the next
+  model request carries it.
 """
 
 from __future__ import annotations
@@ -219,3 +223,119 @@ async def test_the_launcher_starts_a_gateway_for_the_session_and_stops_it_with_t
         status = await session.close(grace=15)
     assert status == 0, session.connection.stderr_tail()[-1500:]
     assert not gateway_answers(port), "the session's Gateway outlived the session"
+
+
+WORD = "ZEBRAQUUX"  # in the first turn only: a later model request that carries it has the earlier turn in context
+
+
+def launcher_session(world: Any) -> AcpSession:
+    """The driver's launch plan (the bridge launcher) as an ACP session, as the daemon would spawn it."""
+    plan = openclaw_plugin.make_acp_driver().launch_plan(LaunchRequest("oc-test", world.project, env=world.env))
+    return AcpSession.spawn(
+        plan.argv, cwd=world.project, env=plan.env, request_timeout=GATEWAY_SECONDS, name="openclaw-acp"
+    )
+
+
+def asked_with_the_word(world: Any, after: int, also: str = "") -> bool:
+    bodies = [json.dumps(r.body) for r in world.endpoint.requests[after:] if r.api == "openai-chat"]
+    return any(WORD in body and also in body for body in bodies)
+
+
+@pytest.mark.timeout(4 * GATEWAY_SECONDS)  # two cold Gateways, two turns
+async def test_session_load_reopens_a_conversation_after_its_gateway_restarted(openclaw_world: Any) -> None:
+    """Each launcher starts its own Gateway and stops it: the second Gateway still has the first's session (kept
+    in OpenClaw's state directory), and the bridge replays it and sends it to the model with the next prompt."""
+    port = int(os.environ["IMCODES_OPENCLAW_GATEWAY_PORT"])
+    first = launcher_session(openclaw_world)
+    try:
+        await first.start()
+        await first.initialize(GATEWAY_SECONDS)
+        assert first.can_load  # 2026.9.6: agentCapabilities.loadSession true
+        session_id = str(await first.new_session(openclaw_world.project))
+        assert await first.prompt(f"Remember the word {WORD}.", TURN_SECONDS) == "end_turn"
+    finally:
+        assert await first.close(grace=15) == 0, first.connection.stderr_tail()[-1500:]
+    assert not gateway_answers(port), "the first session's Gateway outlived it"
+
+    second = launcher_session(openclaw_world)
+    try:
+        await second.start()
+        await second.initialize(GATEWAY_SECONDS)
+        assert "starting one for this session" in second.connection.stderr_tail()  # a new Gateway
+        replayed = await second.load_session(session_id, openclaw_world.project, time_limit=GATEWAY_SECONDS)
+        assert [e.data["text"] for e in replayed if e.kind == "user.prompt"] == [f"Remember the word {WORD}."]
+        assert [e.data["text"] for e in replayed if e.kind == "assistant.final"] == [
+            "Hello from the fake model. FAKE_OK"
+        ]
+        assert all(e.data["replayed"] is True for e in replayed)
+        assert str(second.state) == "idle" and second.session_id == session_id
+        seen = len(openclaw_world.endpoint.requests)
+        assert await second.prompt("Which word was it?", TURN_SECONDS) == "end_turn"
+        assert asked_with_the_word(openclaw_world, seen, "Which word was it?"), "the model never saw the first turn"
+    finally:
+        assert await second.close(grace=15) == 0, second.connection.stderr_tail()[-1500:]
+    assert not gateway_answers(port), "the second session's Gateway outlived it"
+
+
+async def turn(peer: Any, name: str, text: str) -> str:
+    """Send a prompt and wait for its answer (the newest assistant.final that is not a replay)."""
+    before = len(peer.events(name, "assistant.final"))
+    assert (await peer.command("session.prompt", session=name, text=text))["ok"]
+    finals = await peer.wait_for(lambda: peer.events(name, "assistant.final")[before:], TURN_SECONDS, text)
+    return str(finals[-1]["data"]["text"])
+
+
+async def linked(harness: Any) -> Daemon:
+    """A daemon on the harness' home with the installed plugins, linked to its peer (which keeps earlier frames)."""
+    seen = len(harness.peer.frames)
+    daemon = Daemon(DaemonConfig.create(harness.home), make_plugin_host())
+    harness.daemon = daemon
+    harness.task = asyncio.create_task(daemon.serve(install_signals=False))
+    await asyncio.wait_for(daemon.started.wait(), 10)
+    await asyncio.wait_for(daemon.link.connected.wait(), 10)
+    await harness.peer.wait_for(
+        lambda: any(f["type"] == "sessions.sync" for f in harness.peer.frames[seen:]), what="sessions.sync"
+    )
+    return daemon
+
+
+@pytest.mark.timeout(2 * GATEWAY_SECONDS + 4 * TURN_SECONDS)  # the Gateway, then three bridge starts and turns
+async def test_openclaw_acp_is_adopted_after_a_daemon_restart_and_resumed_after_a_stop(
+    openclaw_world: Any, running_gateway: int, harness: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in openclaw_world.env.items():
+        monkeypatch.setenv(key, value)  # the daemon's environment is the agent's
+    await linked(harness)
+    peer = harness.peer
+    ack = await peer.command("session.start", driver="openclaw-acp", cwd=str(openclaw_world.project), within=50)
+    assert ack["ok"], ack
+    name, conversation = ack["result"]["session"]["name"], ack["result"]["session"]["conversation"]
+    assert conversation  # the bridge offers loadSession: its ACP sessionId is the conversation
+    assert "FAKE_OK" in await turn(peer, name, f"Remember the word {WORD}.")
+    await harness.stop_daemon()
+    assert [s["name"] for s in json.loads((harness.home / "transports.json").read_text())["sessions"]] == [name]
+
+    daemon = await linked(harness)
+    adopted = await peer.wait_for(lambda: peer.events(name, "session.adopted"), 50, "session.adopted")
+    assert adopted[0]["data"]["conversation"] == conversation and adopted[0]["data"]["replayed"] >= 2
+    info = next(i for i in daemon.registry.infos() if i.name == name)
+    assert info.conversation == conversation and info.state == "idle"
+    seen = len(openclaw_world.endpoint.requests)
+    assert "FAKE_OK" in await turn(peer, name, "Which word did I ask you to remember?")
+    assert asked_with_the_word(openclaw_world, seen), "the adopted session sent the model no earlier turn"
+
+    assert (await peer.command("session.stop", session=name, within=30))["ok"]
+    assert peer.events(name, "session.exited")[-1]["data"]["conversation"] == conversation
+    ack = await peer.command(
+        "session.start", driver="openclaw-acp", cwd=str(openclaw_world.project), resume=conversation, within=50
+    )
+    assert ack["ok"], ack
+    resumed = ack["result"]["session"]["name"]
+    replay = [e["data"]["text"] for e in peer.events(resumed, "user.prompt") if e["data"].get("replayed")]
+    assert replay == [f"Remember the word {WORD}.", "Which word did I ask you to remember?"]
+    assert peer.events(resumed, "session.resumed")[0]["data"]["conversation"] == conversation
+    seen = len(openclaw_world.endpoint.requests)
+    assert "FAKE_OK" in await turn(peer, resumed, "And once more?")
+    assert asked_with_the_word(openclaw_world, seen, "And once more?")
+    assert (await peer.command("session.stop", session=resumed, within=30))["ok"]
+    assert gateway_answers(running_gateway), "a session stopped a Gateway it did not start"

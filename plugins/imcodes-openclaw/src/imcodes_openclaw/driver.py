@@ -22,9 +22,10 @@ from imcodes_core.drivers import (
 from imcodes_openclaw.bridge import GATEWAY_MODES, QUIET_ENV
 
 TESTED_VERSIONS = ("2026.9.6",)
-# Over ACP the daemon also interrupts (session/cancel) and records the chat events itself. No RESUME claimed:
-# the bridge offers session/load, but no resumed conversation has been recorded yet.
-ACP_CAPABILITIES = frozenset({Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
+# Over ACP the daemon also interrupts (session/cancel), records the chat events itself and resumes: the bridge
+# offers loadSession, and session/load reopens a conversation even after its Gateway restarted (the Gateway keeps
+# sessions in OpenClaw's state directory; tests/core/acp/test_openclaw_acp.py).
+ACP_CAPABILITIES = frozenset({Capability.RESUME, Capability.APPROVE, Capability.INTERRUPT, Capability.CHAT_EVENTS})
 
 
 class OpenClawDriver(ProcessDriver):
