@@ -67,19 +67,30 @@ class JsonLinesTail:
 
     The file may not exist yet (the agent creates it when it starts). A file that shrank was rewritten: reading
     starts over. Lines longer than ``max_line`` are skipped whole, so one runaway line cannot eat the daemon's
-    memory. Polling is adaptive: ``fast`` seconds after something arrived, slowing to ``slow`` while nothing does,
-    so an idle agent costs a few wake-ups a second at most.
+    memory. Polling is adaptive: every ``fast`` seconds for ``linger`` seconds after something arrived (the line
+    that ends a turn often comes a moment after the last streamed one), then slowing to ``slow`` while nothing
+    does, so an idle agent costs a few wake-ups a second at most.
     """
 
-    def __init__(self, path: Path, *, fast: float = 0.05, slow: float = 0.5, max_line: int = 4 << 20) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fast: float = 0.05,
+        slow: float = 0.5,
+        linger: float = 1.0,
+        max_line: int = 4 << 20,
+    ) -> None:
         self.path = path
         self.fast = fast
         self.slow = slow
+        self.linger = linger
         self.max_line = max_line
         self.offset = 0
         self._partial = b""
         self._skipping = False
         self._delay = fast
+        self.last_found = float("-inf")  # when the last line arrived, on the event loop's clock
 
     def read_available(self) -> list[bytes]:
         """The complete lines appended since the last call (no waiting)."""
@@ -113,10 +124,18 @@ class JsonLinesTail:
 
     async def lines(self) -> list[bytes]:
         """Wait until at least one new complete line is there, and return them all."""
+        loop = asyncio.get_running_loop()
         while True:
             found = self.read_available()
             if found:
+                self.last_found = loop.time()
                 self._delay = self.fast
                 return found
-            await asyncio.sleep(self._delay)
-            self._delay = min(self.slow, self._delay * 1.5)
+            await asyncio.sleep(self.next_delay(loop.time()))
+
+    def next_delay(self, now: float) -> float:
+        """How long to wait before looking again, ``now`` on the event loop's clock."""
+        if now - self.last_found < self.linger:
+            return self.fast
+        delay, self._delay = self._delay, min(self.slow, self._delay * 1.5)
+        return delay

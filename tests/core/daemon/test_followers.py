@@ -202,3 +202,11 @@ def test_json_lines_tail_reads_complete_lines_and_starts_over_on_truncation(tmp_
     assert tail.read_available() == [b'{"c": 3}']  # the over-long line was skipped whole
     path.write_bytes(b'{"d": 4}\n')  # rewritten shorter: read again from the start
     assert tail.read_available() == [b'{"d": 4}']
+
+
+def test_json_lines_tail_stays_fast_for_a_moment_after_a_line_then_slows_down(tmp_path: Path) -> None:
+    tail = JsonLinesTail(tmp_path / "events.jsonl", fast=0.05, slow=0.5, linger=1.0)
+    tail.last_found = 100.0  # a line arrived at t=100 (the loop's clock)
+    assert [tail.next_delay(now) for now in (100.1, 100.5, 100.99)] == [0.05, 0.05, 0.05]
+    slowing = [tail.next_delay(101.0 + step) for step in range(8)]
+    assert slowing[0] == 0.05 and slowing == sorted(slowing) and slowing[-1] == 0.5
