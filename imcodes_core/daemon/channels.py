@@ -28,6 +28,7 @@ from typing import Any
 from imcodes_core.daemon.gemini_chat import deduplicated_response, last_gemini_text
 from imcodes_core.daemon.live import LiveSession
 from imcodes_core.daemon.sessions import conversation_id
+from imcodes_core.daemon.tail import tail_lines
 from imcodes_core.redaction import SecretRegistry, redact
 from imcodes_core.states import AgentEvent
 
@@ -252,19 +253,7 @@ def last_assistant_text(transcript: str, tail_bytes: int = TRANSCRIPT_TAIL_BYTES
     as Claude's own ``last_assistant_message``: text written before a tool call is not the final answer. Their
     text blocks are joined. "" when the file is absent, unreadable or holds none.
     """
-    path = Path(transcript)
-    if not transcript or path.suffix != ".jsonl":
-        return ""
-    try:
-        with path.open("rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - tail_bytes))
-            tail = file.read(tail_bytes)
-    except OSError:
-        return ""
-    lines = tail.split(b"\n")
-    if len(tail) == tail_bytes and size > tail_bytes:
-        lines = lines[1:]  # the first line was cut by the bounded read
+    lines = tail_lines(transcript, tail_bytes)
     texts: list[str] = []
     for raw in reversed(lines):
         try:

@@ -17,10 +17,10 @@ line. Only the file's last bytes are read: the turn's messages are at its end.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
+
+from imcodes_core.daemon.tail import tail_lines
 
 CHAT_TAIL_BYTES = 256 * 1024  # the last turn is near the end: never read a whole chat history
 
@@ -30,19 +30,7 @@ def last_gemini_text(chat_file: str, tail_bytes: int = CHAT_TAIL_BYTES) -> str:
     answer follows) in a Gemini CLI chat file, as Claude's ``last_assistant_message`` counts: text written before
     a tool call is not the final answer. "" when the file is absent, unreadable, of another format or holds none.
     """
-    path = Path(chat_file)
-    if not chat_file or path.suffix != ".jsonl":
-        return ""
-    try:
-        with path.open("rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - tail_bytes))
-            tail = file.read(tail_bytes)
-    except OSError:
-        return ""
-    lines = tail.split(b"\n")
-    if size > len(tail):
-        lines = lines[1:]  # the first line was cut by the bounded read
+    lines = tail_lines(chat_file, tail_bytes)
     texts: list[str] = []
     for message in _messages(lines):
         if message.get("type") == "user":

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,12 +136,18 @@ class SessionStore:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        records = [{"name": r.name, **json.loads(r.to_option())} for r in self._snapshot()]
-        body = json.dumps({"version": 1, "written_at": time.time(), "sessions": records}, indent=1)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(body, "utf-8")
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            log.warning("sessions.json not written: %s", exc)
+        write_records(self.path, self._snapshot())
+
+
+def write_records(path: Path, records: Iterable[SessionRecord]) -> None:
+    """``{"version": 1, "written_at", "sessions": [...]}`` written atomically (temporary file + ``os.replace``):
+    a reader never sees half a file. A failure is logged, not raised: the tmux options stay the source of truth."""
+    sessions = [{"name": r.name, **json.loads(r.to_option())} for r in records]
+    body = json.dumps({"version": 1, "written_at": time.time(), "sessions": sessions}, indent=1)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(body, "utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("%s not written: %s", path.name, exc)

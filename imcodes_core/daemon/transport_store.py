@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from imcodes_core.daemon.journal import Journal
 from imcodes_core.daemon.registry import SessionError
-from imcodes_core.daemon.sessions import SESSION_NAME, SessionRecord
+from imcodes_core.daemon.sessions import SESSION_NAME, SessionRecord, write_records
 from imcodes_core.redaction import redact
 from imcodes_core.states import AgentEvent
 
@@ -56,17 +54,10 @@ class TransportStore:
         return records
 
     def save(self, records: Iterable[SessionRecord]) -> None:
-        sessions = [{"name": r.name, **json.loads(r.to_option())} for r in records]
-        if not sessions and not self.path.exists():
+        records = list(records)
+        if not records and not self.path.exists():
             return  # nothing to remember and nothing to forget: an idle daemon writes nothing
-        body = json.dumps({"version": 1, "written_at": time.time(), "sessions": sessions}, indent=1)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(body, "utf-8")
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            log.warning("%s not written: %s", self.path.name, exc)
+        write_records(self.path, records)
 
 
 def adopt_stored(transports: TransportSessions, taken: set[str]) -> None:
