@@ -13,7 +13,7 @@ import base64
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +22,13 @@ from imcodes_opencode.channel import OpenCodeEventChannel, SseDecoder, decode_ev
 from imcodes_opencode.events import OpenCodeEventDetector
 from imcodes_opencode.report import OpenCodeReporter
 
-from imcodes_core.states import AgentEvent, Observation, SessionState
+from imcodes_core.states import Observation, SessionState
+from imcodes_core.testing.channels import RecordingChannelSink
 
 Jsonl = Callable[[str], list[dict[str, Any]]]
 STREAM = "opencode-tui-event-stream.jsonl"
 SESSION = "ses_df2a7b1e1ffeDsoeejrtni8zTC"
 COMMAND = "echo fake-tool-ran > fake_tool_output.txt"
-
-
-class RecordingSink:
-    """A ChannelSink that keeps what it is told, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[AgentEvent] = []
-        self.chats: list[tuple[str, dict[str, Any]]] = []
-        self.conversations: list[str] = []
-        self.changed = asyncio.Event()
-
-    def event(self, event: AgentEvent) -> None:
-        self.events.append(event)
-        self.changed.set()
-
-    def chat(self, kind: str, data: Mapping[str, Any]) -> None:
-        self.chats.append((kind, dict(data)))
-        self.changed.set()
-
-    def conversation(self, conversation: str) -> None:
-        self.conversations.append(conversation)
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.chats]
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [data for seen, data in self.chats if seen == kind]
 
 
 def sse_bytes(events: list[dict[str, Any]]) -> bytes:
@@ -94,7 +68,7 @@ def test_an_oversized_event_is_dropped_whole_and_the_next_one_kept() -> None:
 
 
 def test_the_recorded_turn_reports_its_chat_and_conversation(jsonl: Jsonl) -> None:
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     reporter = OpenCodeReporter(sink, clock=lambda: 1.0)
     for event in jsonl(STREAM):
         reporter.report(event)
@@ -132,7 +106,7 @@ def test_the_recorded_turn_reports_its_chat_and_conversation(jsonl: Jsonl) -> No
 def test_the_forwarded_events_are_what_the_detector_reads(jsonl: Jsonl) -> None:
     """Only state kinds reach the detector (no heartbeats, no text parts, no server.connected), dated now, and
     they give the same states as the whole stream: working, waiting for the permission, working, idle."""
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     reporter = OpenCodeReporter(sink, clock=lambda: 42.0)
     detector, states = OpenCodeEventDetector(), []
     for event in jsonl(STREAM):
@@ -163,7 +137,7 @@ def test_the_forwarded_events_are_what_the_detector_reads(jsonl: Jsonl) -> None:
 
 
 def test_a_subagents_session_is_neither_the_conversation_nor_the_state(jsonl: Jsonl) -> None:
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     reporter = OpenCodeReporter(sink)
     child = "ses_child0000000000000000000"
     reporter.report({"type": "session.created", "properties": {"info": {"id": SESSION}}})
@@ -178,7 +152,7 @@ def test_a_subagents_session_is_neither_the_conversation_nor_the_state(jsonl: Js
 
 
 def test_text_parts_that_come_before_their_message_wait_for_its_role() -> None:
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     reporter = OpenCodeReporter(sink)
     part = {"id": "prt_1", "messageID": "msg_1", "type": "text", "text": "hello"}
     reporter.report({"type": "message.part.updated", "properties": {"part": part}})
@@ -190,7 +164,7 @@ def test_text_parts_that_come_before_their_message_wait_for_its_role() -> None:
 
 
 def test_a_failed_tool_reports_its_error() -> None:
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     state = {"status": "error", "input": {"filePath": "/x"}, "error": "no such file"}
     part = {"type": "tool", "tool": "read", "callID": "c1", "state": state}
     OpenCodeReporter(sink).report({"type": "message.part.updated", "properties": {"part": part}})
@@ -258,7 +232,7 @@ class EventServer:
             await self.server.wait_closed()
 
 
-async def wait_until(sink: RecordingSink, predicate: Callable[[], bool], within: float = 10.0) -> None:
+async def wait_until(sink: RecordingChannelSink, predicate: Callable[[], bool], within: float = 10.0) -> None:
     async with asyncio.timeout(within):
         while not predicate():
             sink.changed.clear()
@@ -273,7 +247,7 @@ async def test_the_channel_waits_for_the_server_and_reopens_a_dropped_stream(jso
     port = server.port
     await server.stop()  # nothing listens yet: the TUI is still starting
     channel = OpenCodeEventChannel(port)
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     task = asyncio.create_task(channel.follow(sink))
     try:
         await asyncio.sleep(0.6)  # refused a few times, backing off
@@ -295,14 +269,14 @@ async def test_the_channel_ends_when_the_pane_is_gone() -> None:
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
     await process.wait()  # reaped: its pid names no process now
     channel = OpenCodeEventChannel(1, pane_pid=process.pid)  # port 1: nothing listens there
-    await asyncio.wait_for(channel.follow(RecordingSink()), 5)
+    await asyncio.wait_for(channel.follow(RecordingChannelSink()), 5)
     assert channel.connections == 0
 
 
 async def test_an_answer_that_is_no_event_stream_is_retried(jsonl: Jsonl) -> None:
     server = EventServer([("status", 500), ("events", jsonl(STREAM)[:8], True)])
     await server.start()
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     channel = OpenCodeEventChannel(server.port)
     task = asyncio.create_task(channel.follow(sink))
     try:
@@ -321,7 +295,7 @@ async def test_the_channel_authenticates_with_the_password_the_launch_wrote(json
     server = EventServer([("events", recorded[:5], False), ("events", recorded[:5], True)])
     await server.start()
     channel = OpenCodeEventChannel(server.port, credentials=("opencode", secret))
-    sink = RecordingSink()
+    sink = RecordingChannelSink()
     task = asyncio.create_task(channel.follow(sink))
     try:
         await wait_until(sink, lambda: len(server.requests) == 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,43 +14,14 @@ from imcodes_qwen.channel import QwenChat, QwenJsonFileChannel
 from imcodes_qwen.events import QwenEventDetector
 
 from imcodes_core.channels import ChannelSink, SessionChannel
-from imcodes_core.states import AgentEvent, Observation, SessionState
+from imcodes_core.states import Observation, SessionState
+from imcodes_core.testing.channels import RecordingChannelSink
 
 TOOL_TURN = "qwen-tui-json-file-events.jsonl"  # a prompt, can_use_tool, the approval, the tool result, the answer
 TEXT_TURN = "qwen-tui-json-file-text-turn.jsonl"  # session_start, a text turn, session_end
 SPLIT_TURN = "qwen-tui-json-file-tool-turn.jsonl"  # text, then a tool call, as two assistant lines of one message
 CONVERSATION = "31aa30a9-5522-40b5-8d5e-d4903d5f74ce"
 Records = Callable[[str], list[dict[str, Any]]]
-
-
-class RecordingSink:
-    """Keeps what a channel reports, in order (the daemon's LiveChannelSink does the same into a session)."""
-
-    def __init__(self) -> None:
-        self.events: list[AgentEvent] = []
-        self.chats: list[tuple[str, dict[str, Any]]] = []
-        self.conversations: list[str] = []
-        self.changed = asyncio.Event()
-
-    def event(self, event: AgentEvent) -> None:
-        self.events.append(event)
-        self.changed.set()
-
-    def chat(self, kind: str, data: Mapping[str, Any]) -> None:
-        self.chats.append((kind, dict(data)))
-        self.changed.set()
-
-    def conversation(self, conversation: str) -> None:
-        self.conversations.append(conversation)
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.chats]
-
-    async def until(self, predicate: Callable[[], bool]) -> None:
-        async with asyncio.timeout(5):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
 
 
 def chat_of(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -126,7 +97,7 @@ def append(path: Path, records: list[dict[str, Any]]) -> None:
 
 
 async def test_the_channel_follows_the_file_qwen_appends_to(tmp_path: Path, jsonl: Records) -> None:
-    path, sink = tmp_path / "events.jsonl", RecordingSink()
+    path, sink = tmp_path / "events.jsonl", RecordingChannelSink()
     records = jsonl(TOOL_TURN)
     task = await follow_in_background(QwenJsonFileChannel(path, fast=0.01, slow=0.05), sink)
 
@@ -150,7 +121,7 @@ async def test_the_channel_follows_the_file_qwen_appends_to(tmp_path: Path, json
 
 
 async def test_the_channel_ends_with_the_session(tmp_path: Path, jsonl: Records) -> None:
-    path, sink = tmp_path / "events.jsonl", RecordingSink()
+    path, sink = tmp_path / "events.jsonl", RecordingChannelSink()
     records = jsonl(TEXT_TURN)
     task = await follow_in_background(QwenJsonFileChannel(path, fast=0.01, slow=0.05), sink)
     append(path, records)
@@ -164,7 +135,7 @@ async def test_the_channel_ends_with_the_session(tmp_path: Path, jsonl: Records)
 
 async def test_lines_there_before_the_channel_started_are_history(tmp_path: Path, jsonl: Records) -> None:
     # a restarted daemon adopting the session: state and conversation from the file, the timeline not repeated
-    path, sink = tmp_path / "events.jsonl", RecordingSink()
+    path, sink = tmp_path / "events.jsonl", RecordingChannelSink()
     records = jsonl(TOOL_TURN)
     append(path, records[:10])
     task = await follow_in_background(QwenJsonFileChannel(path, fast=0.01, slow=0.05), sink)
@@ -176,14 +147,14 @@ async def test_lines_there_before_the_channel_started_are_history(tmp_path: Path
     assert sink.kinds() == ["permission.answered", "tool.result", "assistant.delta", "assistant.final"]
     task.cancel()
 
-    ended, late = tmp_path / "ended.jsonl", RecordingSink()
+    ended, late = tmp_path / "ended.jsonl", RecordingChannelSink()
     append(ended, jsonl(TEXT_TURN))
     await asyncio.wait_for(QwenJsonFileChannel(ended).follow(late), 5)  # it ended before the adoption
     assert late.chats == [] and late.events[-1].data["subtype"] == "session_end"
 
 
 async def test_garbage_lines_are_skipped(tmp_path: Path, jsonl: Records) -> None:
-    path, sink = tmp_path / "events.jsonl", RecordingSink()
+    path, sink = tmp_path / "events.jsonl", RecordingChannelSink()
     task = await follow_in_background(QwenJsonFileChannel(path, fast=0.01, slow=0.05), sink)
     with path.open("a", encoding="utf-8") as file:
         file.write('not json\n[1, 2]\n"text"\n')
